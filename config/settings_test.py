@@ -1,0 +1,21 @@
+"""Test settings: the real PostgreSQL and Redis (as in production), never SQLite.
+
+The environment may override every URL; the defaults are the services on this machine.
+"""
+
+import os
+
+os.environ.setdefault("DJANGO_SECRET_KEY", "test-only-secret-key-not-used-anywhere-else-0123456789")
+os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/foreign_assistant")
+os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/1")
+os.environ.setdefault("CELERY_BROKER_URL", "redis://127.0.0.1:6379/2")
+os.environ.setdefault("DJANGO_SECURE_SSL_REDIRECT", "false")
+os.environ.setdefault("DJANGO_ALLOWED_HOSTS", "testserver,127.0.0.1,localhost")
+
+from config.settings import *  # noqa: E402, F403
+
+SMS_BACKEND = "locmem"
+PUSH_BACKEND = "locmem"
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # speed; tests hold no real passwords
+# Tasks are called directly in unit tests; the end-to-end tests run a real worker on the real broker.
+CELERY_TASK_ALWAYS_EAGER = False

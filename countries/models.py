@@ -1,0 +1,211 @@
+"""Countries, their advisories and content, and the diplomatic missions in them.
+
+Texts that the app shows come in pairs of fields, `<name>_ru` and `<name>_en`; the API picks one by the
+request's language (Russian by default).
+"""
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+from django_countries.fields import CountryField
+
+
+class AdvisoryLevel(models.IntegerChoices):
+    NORMAL = 1, _("Exercise normal precautions")
+    INCREASED_CAUTION = 2, _("Exercise increased caution")
+    RECONSIDER = 3, _("Reconsider travel")
+    DO_NOT_TRAVEL = 4, _("Do not travel")
+
+
+class AdvisoryIndicator(models.TextChoices):
+    CRIME = "C", _("Crime")
+    TERRORISM = "T", _("Terrorism")
+    CIVIL_UNREST = "U", _("Civil unrest")
+    HEALTH = "H", _("Health")
+    NATURAL_DISASTER = "N", _("Natural disaster")
+    TIME_LIMITED_EVENT = "E", _("Time-limited event")
+    KIDNAPPING = "K", _("Kidnapping or hostage taking")
+    WRONGFUL_DETENTION = "D", _("Wrongful detention")
+    OTHER = "O", _("Other")
+
+
+def validate_indicators(value) -> None:
+    allowed = set(AdvisoryIndicator.values)
+    if not isinstance(value, list) or any(code not in allowed for code in value):
+        raise ValidationError(_("Indicator codes must be a list of: %(codes)s") % {"codes": ", ".join(allowed)})
+
+
+class Country(models.Model):
+    """One ISO 3166-1 country. `code` is the upper-case alpha-2 code and the primary key."""
+
+    code = CountryField(primary_key=True)
+    capital_ru = models.CharField(max_length=100, blank=True)
+    capital_en = models.CharField(max_length=100, blank=True)
+    calling_code = models.CharField(max_length=8, blank=True, help_text="Without '+', e.g. 374")
+    currency = models.CharField(max_length=3, blank=True, help_text="ISO 4217 code")
+    time_zones = models.JSONField(default=list, blank=True, help_text="IANA names, e.g. ['Asia/Yerevan']")
+
+    advisory_level = models.PositiveSmallIntegerField(choices=AdvisoryLevel.choices, default=AdvisoryLevel.NORMAL)
+    advisory_summary_ru = models.TextField(blank=True)
+    advisory_summary_en = models.TextField(blank=True)
+    advisory_indicators = models.JSONField(default=list, blank=True, validators=[validate_indicators])
+    reviewed_at = models.DateField(null=True, blank=True)
+
+    emergency_police = models.CharField(max_length=20, blank=True)
+    emergency_ambulance = models.CharField(max_length=20, blank=True)
+    emergency_fire = models.CharField(max_length=20, blank=True)
+    emergency_single = models.CharField(max_length=20, blank=True, help_text="Single emergency number, e.g. 112")
+
+    callbacks_enabled = models.BooleanField(default=False)
+    updated_at = models.DateTimeField(auto_now=True, db_index=True)
+
+    class Meta:
+        verbose_name_plural = "countries"
+        ordering = ["code"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(advisory_level__gte=1, advisory_level__lte=4), name="country_advisory_level_1_4"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.code.name}"
+
+
+class RegionalAdvisory(models.Model):
+    """A region of a country with its own advisory level (as STEP and FCDO publish)."""
+
+    country = models.ForeignKey(Country, on_delete=models.CASCADE, related_name="regional_advisories")
+    region_ru = models.CharField(max_length=200)
+    region_en = models.CharField(max_length=200)
+    level = models.PositiveSmallIntegerField(
+        choices=AdvisoryLevel.choices, validators=[MinValueValidator(1), MaxValueValidator(4)]
+    )
+    summary_ru = models.TextField(blank=True)
+    summary_en = models.TextField(blank=True)
+    indicators = models.JSONField(default=list, blank=True, validators=[validate_indicators])
+    reviewed_at = models.DateField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["country", "region_en"]
+        verbose_name_plural = "regional advisories"
+        constraints = [
+            models.UniqueConstraint(fields=["country", "region_en"], name="regional_advisory_unique_region"),
+            models.CheckConstraint(condition=models.Q(level__gte=1, level__lte=4), name="regional_advisory_level_1_4"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.country_id}: {self.region_en} ({self.level})"
+
+
+class SectionKind(models.TextChoices):
+    ENTRY = "entry", _("Entry and visa rules")
+    SAFETY = "safety", _("Safety and security")
+    HEALTH = "health", _("Health")
+    LAWS = "laws", _("Local laws and customs")
+    MONEY = "money", _("Money")
+    TRANSPORT = "transport", _("Transport")
+
+
+class CountrySection(models.Model):
+    """One content section of a country page, in both languages."""
+
+    country = models.ForeignKey(Country, on_delete=models.CASCADE, related_name="sections")
+    kind = models.CharField(max_length=20, choices=SectionKind.choices)
+    title_ru = models.CharField(max_length=200)
+    title_en = models.CharField(max_length=200)
+    body_ru = models.TextField()
+    body_en = models.TextField()
+    reviewed_at = models.DateField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["country", "kind"]
+        constraints = [models.UniqueConstraint(fields=["country", "kind"], name="country_section_unique_kind")]
+
+    def __str__(self) -> str:
+        return f"{self.country_id}: {self.kind}"
+
+
+class MissionKind(models.TextChoices):
+    EMBASSY = "embassy", _("Embassy")
+    CONSULATE_GENERAL = "consulate_general", _("Consulate general")
+    CONSULATE = "consulate", _("Consulate")
+    CONSULAR_SECTION = "consular_section", _("Consular section")
+
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def validate_opening_hours(value) -> None:
+    """{"mon": [["09:00", "13:00"], ["14:00", "18:00"]], ..., "sun": []} in the mission's own time zone."""
+    if not isinstance(value, dict) or set(value) - set(WEEKDAYS):
+        raise ValidationError(_("Opening hours must be an object keyed by mon..sun."))
+    for day, spans in value.items():
+        if not isinstance(spans, list):
+            raise ValidationError(_("Opening hours of %(day)s must be a list of [opens, closes].") % {"day": day})
+        for span in spans:
+            if (
+                not isinstance(span, list | tuple)
+                or len(span) != 2
+                or not all(isinstance(t, str) and len(t) == 5 and t[2] == ":" for t in span)
+                or not span[0] < span[1]
+            ):
+                raise ValidationError(_("Invalid opening hours span on %(day)s: %(span)s") % {"day": day, "span": span})
+
+
+class Mission(models.Model):
+    """A Russian diplomatic mission abroad: embassy, consulate general, consulate or consular section."""
+
+    country = models.ForeignKey(Country, on_delete=models.PROTECT, related_name="missions")
+    kind = models.CharField(max_length=20, choices=MissionKind.choices)
+    name_ru = models.CharField(max_length=200)
+    name_en = models.CharField(max_length=200)
+    city_ru = models.CharField(max_length=100)
+    city_en = models.CharField(max_length=100)
+    address_ru = models.CharField(max_length=300)
+    address_en = models.CharField(max_length=300)
+    latitude = models.FloatField(validators=[MinValueValidator(-90), MaxValueValidator(90)])
+    longitude = models.FloatField(validators=[MinValueValidator(-180), MaxValueValidator(180)])
+    phones = models.JSONField(default=list, blank=True, help_text="E.164 numbers")
+    duty_phone = models.CharField(max_length=32, blank=True, help_text="24/7 duty phone, E.164")
+    email = models.EmailField(blank=True)
+    website = models.URLField(blank=True)
+    time_zone = models.CharField(max_length=64, help_text="IANA time zone of the mission, e.g. Asia/Yerevan")
+    opening_hours = models.JSONField(default=dict, blank=True, validators=[validate_opening_hours])
+    serves_regions = models.JSONField(
+        default=list, blank=True, help_text="Cities or regions this mission serves (English names); empty: all"
+    )
+    is_active = models.BooleanField(default=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["country", "kind", "name_en"]
+        indexes = [models.Index(fields=["country", "is_active"])]
+
+    def __str__(self) -> str:
+        return self.name_en
+
+    def clean(self) -> None:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(self.time_zone)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValidationError({"time_zone": _("Unknown time zone.")}) from exc
+
+
+class StaffMembership(models.Model):
+    """A staff user works for a mission; in the staff panel they see only their missions' countries."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="mission_memberships")
+    mission = models.ForeignKey(Mission, on_delete=models.CASCADE, related_name="staff_memberships")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "mission"], name="staff_membership_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.user} @ {self.mission}"
