@@ -12,7 +12,7 @@ os.environ.setdefault("CELERY_BROKER_URL", "redis://127.0.0.1:6379/2")
 os.environ.setdefault("DJANGO_SECURE_SSL_REDIRECT", "false")
 os.environ.setdefault("DJANGO_ALLOWED_HOSTS", "testserver,127.0.0.1,localhost")
 
-from config.settings import *  # noqa: E402, F403
+from config.settings import *  # noqa: F403
 
 SMS_BACKEND = "locmem"
 PUSH_BACKEND = "locmem"

@@ -145,7 +145,9 @@ def flatten_errors(detail: Any, prefix: str = "") -> list[dict[str, str]]:
                 if item:
                     out.extend(flatten_errors(item, f"{prefix}[{index}]"))
     else:
-        out.append({"field": prefix or "non_field_errors", "code": getattr(detail, "code", "invalid"), "detail": str(detail)})
+        out.append(
+            {"field": prefix or "non_field_errors", "code": getattr(detail, "code", "invalid"), "detail": str(detail)}
+        )
     return out
 
 
@@ -178,7 +180,6 @@ def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
     if response is None:
         return None  # a bug: Django's handler500 answers with a problem body, without a traceback
 
-    assert isinstance(exc, exceptions.APIException)
     code = next((c for cls, c in DRF_CODES.items() if isinstance(exc, cls)), None) or exc.default_code
     extensions: dict[str, Any] = {}
     if isinstance(exc, exceptions.ValidationError):
@@ -190,15 +191,18 @@ def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
         detail = str(exc.detail)
     else:
         detail = exc.detail
-        if getattr(exc.detail, "code", None) and exc.detail.code not in {exc.default_code, None} and code in {
-            "authentication_failed",
-            "permission_denied",
-            "not_found",
-        }:
+        if (
+            getattr(exc.detail, "code", None)
+            and exc.detail.code not in {exc.default_code, None}
+            and code
+            in {
+                "authentication_failed",
+                "permission_denied",
+                "not_found",
+            }
+        ):
             code = exc.detail.code
     if isinstance(exc, exceptions.Throttled) and exc.wait is not None:
         extensions["retry_after"] = int(exc.wait) + (0 if float(exc.wait).is_integer() else 1)
     headers = {k: v for k, v in response.headers.items() if k in {"Retry-After", "WWW-Authenticate", "Allow"}}
-    return problem_response(
-        status_code=response.status_code, code=code, detail=detail, headers=headers, **extensions
-    )
+    return problem_response(status_code=response.status_code, code=code, detail=detail, headers=headers, **extensions)

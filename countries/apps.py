@@ -2,5 +2,5 @@ from django.apps import AppConfig
 
 
 class CountriesConfig(AppConfig):
-    default_auto_field = 'django.db.models.BigAutoField'
-    name = 'countries'
+    default_auto_field = "django.db.models.BigAutoField"
+    name = "countries"

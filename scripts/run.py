@@ -30,7 +30,9 @@ def main() -> int:
         print("Celery worker (with beat) started on", os.environ["CELERY_BROKER_URL"])
     else:
         print("No CELERY_BROKER_URL: tasks run in-process (development mode).")
-    print("API: http://127.0.0.1:8000/api/v1/  docs: http://127.0.0.1:8000/api/docs/  staff: http://127.0.0.1:8000/admin/")
+    print(
+        "API: http://127.0.0.1:8000/api/v1/  docs: http://127.0.0.1:8000/api/docs/  staff: http://127.0.0.1:8000/admin/"
+    )
     try:
         return subprocess.call([PY, "manage.py", "runserver", "127.0.0.1:8000", "--noreload"], cwd=ROOT)
     except KeyboardInterrupt:

@@ -16,3 +16,21 @@ def _clean_cache():
 @pytest.fixture
 def api_client() -> APIClient:
     return APIClient()
+
+
+@pytest.fixture
+def traveler(db):
+    from tests.factories.travelers import TravelerFactory
+
+    return TravelerFactory()
+
+
+@pytest.fixture
+def traveler_client(traveler) -> APIClient:
+    """An API client signed in as `traveler` with a real bearer token."""
+    from travelers.services import token_pair_issue
+
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token_pair_issue(traveler=traveler).access}")
+    client.traveler = traveler
+    return client

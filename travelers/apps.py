@@ -2,5 +2,5 @@ from django.apps import AppConfig
 
 
 class TravelersConfig(AppConfig):
-    default_auto_field = 'django.db.models.BigAutoField'
-    name = 'travelers'
+    default_auto_field = "django.db.models.BigAutoField"
+    name = "travelers"

@@ -88,7 +88,9 @@ class Trip(models.Model):
         ordering = ["start_date", "id"]
         indexes = [models.Index(fields=["traveler", "start_date"])]
         constraints = [
-            models.CheckConstraint(condition=models.Q(end_date__gte=models.F("start_date")), name="trip_end_after_start")
+            models.CheckConstraint(
+                condition=models.Q(end_date__gte=models.F("start_date")), name="trip_end_after_start"
+            )
         ]
 
 

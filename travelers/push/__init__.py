@@ -21,7 +21,7 @@ from django.utils.module_loading import import_string
 
 class PushStatus(StrEnum):
     SENT = "sent"
-    INVALID_TOKEN = "invalid_token"  # provider says the token is dead: deactivate the device
+    INVALID_TOKEN = "invalid_token"  # noqa: S105 — provider says the token is dead: deactivate the device
     RETRY = "retry"  # transient (5xx, 429, timeout): try again later, honour retry_after
     FAILED = "failed"  # permanent for this message (e.g. payload error): never deactivate for it
 
