@@ -4,6 +4,7 @@ Travelers are not Django auth users: staff use the staff panel, travelers only t
 """
 
 import uuid
+from datetime import date
 
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -33,7 +34,9 @@ class Traveler(models.Model):
         ordering = ["created_at"]
 
     def __str__(self) -> str:
-        return self.full_name or str(self.phone)
+        # No personal data: this string lands in the admin log (django_admin_log.object_repr), which must not
+        # keep a traveler's name or phone after erasure.
+        return f"Traveler {str(self.pk)[:8]}"
 
     # DRF's IsAuthenticated and throttles look at these on request.user.
     @property
@@ -45,18 +48,27 @@ class Traveler(models.Model):
         return False
 
 
+class TripStatus(models.TextChoices):
+    UPCOMING = "upcoming", _("Upcoming")
+    ACTIVE = "active", _("Active")
+    PAST = "past", _("Past")
+
+
 class OneTimeCode(models.Model):
     """A sign-in code sent by SMS; only its hash is stored."""
 
-    phone = PhoneNumberField(db_index=True)
-    code_hash = models.CharField(max_length=128)
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
-    expires_at = models.DateTimeField()
-    attempts = models.PositiveSmallIntegerField(default=0)
+    phone = PhoneNumberField()
+    code_hash = models.CharField(max_length=128, help_text="HMAC-SHA256 of phone and code, keyed by SECRET_KEY")
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(db_index=True)
+    attempts = models.PositiveSmallIntegerField(default=0, help_text="Wrong codes tried against this code")
     used_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        indexes = [models.Index(fields=["phone", "-created_at"])]
+        indexes = [models.Index(fields=["phone", "-created_at"], name="otp_phone_created")]
+
+    def __str__(self) -> str:
+        return f"Sign-in code {self.pk}"
 
 
 class AuthToken(models.Model):
@@ -65,13 +77,19 @@ class AuthToken(models.Model):
     class Kind(models.TextChoices):
         ACCESS = "access"
         REFRESH = "refresh"
+        # A refresh token already exchanged for a new pair, kept until it expires: presenting it again means
+        # it leaked, and the whole session is revoked (refresh-token rotation with reuse detection).
+        ROTATED = "rotated"
 
     digest = models.CharField(max_length=64, primary_key=True)
     traveler = models.ForeignKey(Traveler, on_delete=models.CASCADE, related_name="tokens")
     kind = models.CharField(max_length=10, choices=Kind.choices)
-    session = models.UUIDField(default=uuid.uuid4, db_index=True, help_text="Access and refresh of one sign-in")
+    session = models.UUIDField(default=uuid.uuid4, db_index=True, help_text="All tokens of one sign-in")
     created_at = models.DateTimeField(auto_now_add=True)
     expires_at = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return f"{self.kind} token {self.digest[:8]}"
 
 
 class Trip(models.Model):
@@ -86,12 +104,22 @@ class Trip(models.Model):
 
     class Meta:
         ordering = ["start_date", "id"]
-        indexes = [models.Index(fields=["traveler", "start_date"])]
+        indexes = [models.Index(fields=["traveler", "start_date"], name="trip_traveler_start")]
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(end_date__gte=models.F("start_date")), name="trip_end_after_start"
             )
         ]
+
+    def __str__(self) -> str:
+        return f"Trip {self.pk} ({self.start_date} – {self.end_date})"
+
+    def status_on(self, day: date) -> str:
+        if day < self.start_date:
+            return TripStatus.UPCOMING
+        if day > self.end_date:
+            return TripStatus.PAST
+        return TripStatus.ACTIVE
 
 
 class TripLeg(models.Model):
@@ -104,13 +132,17 @@ class TripLeg(models.Model):
 
     class Meta:
         ordering = ["trip", "position"]
-        indexes = [models.Index(fields=["country", "start_date", "end_date"])]
+        # The alert audience: legs of one country whose dates overlap a window; index-only with trip_id.
+        indexes = [models.Index(fields=["country", "end_date", "start_date"], include=["trip"], name="leg_audience")]
         constraints = [
             models.UniqueConstraint(fields=["trip", "position"], name="trip_leg_unique_position"),
             models.CheckConstraint(
                 condition=models.Q(end_date__gte=models.F("start_date")), name="trip_leg_end_after_start"
             ),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.country_id} {self.start_date} – {self.end_date}"
 
 
 class TripLegCity(models.Model):
@@ -120,7 +152,11 @@ class TripLegCity(models.Model):
     name = models.CharField(max_length=100, help_text="casefold() of the place name")
 
     class Meta:
-        indexes = [models.Index(fields=["name"])]
+        constraints = [models.UniqueConstraint(fields=["leg", "name"], name="trip_leg_city_unique")]
+        indexes = [models.Index(fields=["name"], name="trip_leg_city_name")]
+
+    def __str__(self) -> str:
+        return self.name
 
 
 class Platform(models.TextChoices):
@@ -157,4 +193,7 @@ class DeviceSubscription(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["device", "country"], name="device_subscription_unique")]
-        indexes = [models.Index(fields=["country", "device"])]
+        indexes = [models.Index(fields=["country", "device"], name="subscription_country_device")]
+
+    def __str__(self) -> str:
+        return f"{self.country_id} (device {self.device_id})"
