@@ -1,2 +1,168 @@
+"""Call-back requests: a traveler asks a diplomat of the mission serving their place to call them.
 
-# Create your models here.
+One row per request is the whole queue. Its place in the queue is (priority, queued_at, id): `priority` is
+derived from the topic by the database itself (a generated column), `queued_at` is the original time of the
+request and never changes, so a request re-queued after an unanswered call keeps its place. `available_at`
+holds it back after an unanswered call (the retry delay): a request is claimable when it is waiting
+(queued or no_answer) and `available_at` has passed.
+
+No copy of the traveler's phone or name lives here: staff read them through the traveler foreign key, and
+erasing the traveler deletes their requests and attempts by cascade.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Case, Q, Value, When
+from django.utils.translation import gettext_lazy as _
+
+from countries.models import Country, Mission
+from travelers.models import Language, Traveler
+
+
+class Topic(models.TextChoices):
+    LOST_DOCUMENTS = "lost_documents", _("Lost or stolen documents")
+    ARREST_DETENTION = "arrest_detention", _("Arrest or detention")
+    MEDICAL_EMERGENCY = "medical_emergency", _("Medical emergency")
+    ACCIDENT = "accident", _("Accident")
+    CRIME_VICTIM = "crime_victim", _("Victim of a crime")
+    OTHER = "other", _("Other")
+
+
+# Served before everything else, whatever their queue time.
+URGENT_TOPICS = (Topic.ARREST_DETENTION, Topic.MEDICAL_EMERGENCY, Topic.ACCIDENT)
+PRIORITY_URGENT = 0
+PRIORITY_NORMAL = 1
+
+
+class Status(models.TextChoices):
+    QUEUED = "queued", _("Queued")
+    IN_PROGRESS = "in_progress", _("In progress")
+    NO_ANSWER = "no_answer", _("No answer, will be called again")
+    COMPLETED = "completed", _("Completed")
+    UNREACHABLE = "unreachable", _("Unreachable")
+    CANCELLED = "cancelled", _("Cancelled by the traveler")
+    EXPIRED = "expired", _("Expired")
+
+
+# Waiting for a diplomat (in the queue). A no_answer request is back in the queue once available_at passes.
+WAITING_STATUSES = (Status.QUEUED, Status.NO_ANSWER)
+# Not closed: at most one of these per traveler.
+OPEN_STATUSES = (Status.QUEUED, Status.NO_ANSWER, Status.IN_PROGRESS)
+CLOSED_STATUSES = (Status.COMPLETED, Status.UNREACHABLE, Status.CANCELLED, Status.EXPIRED)
+
+
+class Outcome(models.TextChoices):
+    """The outcome of one attempt (and, on the request, of its last attempt)."""
+
+    COMPLETED = "completed", _("Completed: the traveler was helped")
+    NO_ANSWER = "no_answer", _("No answer")
+    BUSY = "busy", _("Line busy")
+    RELEASED = "released", _("Returned to the queue without calling")
+
+
+# Outcomes that count as a call that did not reach the traveler: retried after a delay, up to the maximum.
+RETRY_OUTCOMES = (Outcome.NO_ANSWER, Outcome.BUSY)
+
+
+class CallbackRequest(models.Model):
+    traveler = models.ForeignKey(Traveler, on_delete=models.CASCADE, related_name="callback_requests")
+    country = models.ForeignKey(Country, on_delete=models.PROTECT, related_name="+")
+    mission = models.ForeignKey(
+        Mission, on_delete=models.PROTECT, related_name="callback_requests", help_text="The queue"
+    )
+    topic = models.CharField(max_length=20, choices=Topic.choices)
+    priority = models.GeneratedField(
+        expression=Case(
+            When(topic__in=[t.value for t in URGENT_TOPICS], then=Value(PRIORITY_URGENT)),
+            default=Value(PRIORITY_NORMAL),
+        ),
+        output_field=models.PositiveSmallIntegerField(),
+        db_persist=True,
+        help_text="0 for urgent topics, 1 otherwise; computed by the database from the topic",
+    )
+    message = models.TextField(max_length=1000, blank=True)
+    language = models.CharField(max_length=2, choices=Language.choices, default=Language.RU)
+    city = models.CharField(max_length=100, blank=True, help_text="The traveler's place, as they typed it")
+
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.QUEUED)
+    queued_at = models.DateTimeField(help_text="When the traveler asked; the queue order, kept on re-queue")
+    available_at = models.DateTimeField(help_text="Not claimable before this (the delay after an unanswered call)")
+    claimed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0, help_text="Calls made (released claims not counted)")
+    outcome = models.CharField(max_length=12, choices=Outcome.choices, blank=True, help_text="Of the last call")
+
+    class Meta:
+        ordering = ["priority", "queued_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["traveler"], condition=Q(status__in=OPEN_STATUSES), name="callback_one_open_per_traveler"
+            ),
+            models.CheckConstraint(condition=Q(status__in=Status.values), name="callback_status_valid"),
+            models.CheckConstraint(condition=Q(topic__in=Topic.values), name="callback_topic_valid"),
+            models.CheckConstraint(
+                condition=~Q(status=Status.IN_PROGRESS) | Q(claimed_by__isnull=False, claimed_at__isnull=False),
+                name="callback_in_progress_is_claimed",
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=OPEN_STATUSES) | Q(closed_at__isnull=False), name="callback_closed_has_time"
+            ),
+        ]
+        indexes = [
+            # The claim and the position: the waiting rows of one queue in queue order.
+            models.Index(
+                fields=["mission", "priority", "queued_at", "id"],
+                condition=Q(status__in=WAITING_STATUSES),
+                name="callback_queue_order",
+            ),
+            models.Index(fields=["queued_at"], condition=Q(status__in=WAITING_STATUSES), name="callback_waiting_age"),
+            models.Index(fields=["traveler", "-queued_at"], name="callback_traveler_recent"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Call-back #{self.pk} ({self.status})"
+
+    @property
+    def is_urgent(self) -> bool:
+        return self.priority == PRIORITY_URGENT
+
+    @property
+    def is_waiting(self) -> bool:
+        return self.status in WAITING_STATUSES
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_STATUSES
+
+
+class CallbackAttempt(models.Model):
+    """One call (or a claim given back): who, when, with what outcome. Written only by the service."""
+
+    request = models.ForeignKey(CallbackRequest, on_delete=models.CASCADE, related_name="attempt_set")
+    mission = models.ForeignKey(Mission, on_delete=models.PROTECT, related_name="+", help_text="For handling time")
+    staff = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="callback_attempts")
+    started_at = models.DateTimeField(help_text="When the staff member took the request")
+    ended_at = models.DateTimeField()
+    outcome = models.CharField(max_length=12, choices=Outcome.choices)
+    note = models.TextField(max_length=2000, blank=True)
+
+    class Meta:
+        ordering = ["started_at", "id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(ended_at__gte=models.F("started_at")), name="callback_attempt_ends"),
+        ]
+        indexes = [
+            models.Index(
+                fields=["mission", "-ended_at"],
+                condition=Q(outcome="completed"),
+                name="callback_attempt_handled",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Attempt #{self.pk} on call-back #{self.request_id}: {self.outcome}"
