@@ -7,6 +7,7 @@ import uuid
 from datetime import date
 
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from phonenumber_field.modelfields import PhoneNumberField
 
@@ -123,9 +124,10 @@ class Trip(models.Model):
 
 
 class TripLeg(models.Model):
-    trip = models.ForeignKey(Trip, on_delete=models.CASCADE, related_name="legs")
+    # Both foreign keys are covered by the composite indexes below (no separate FK indexes).
+    trip = models.ForeignKey(Trip, on_delete=models.CASCADE, related_name="legs", db_index=False)
     position = models.PositiveSmallIntegerField()
-    country = models.ForeignKey(Country, on_delete=models.PROTECT, related_name="+")
+    country = models.ForeignKey(Country, on_delete=models.PROTECT, related_name="+", db_index=False)
     cities = models.JSONField(default=list, blank=True, help_text="Place names as the traveler typed them")
     start_date = models.DateField()
     end_date = models.DateField()
@@ -148,7 +150,7 @@ class TripLeg(models.Model):
 class TripLegCity(models.Model):
     """One city of a leg, normalised (case-folded) so the alert audience can match cities in SQL."""
 
-    leg = models.ForeignKey(TripLeg, on_delete=models.CASCADE, related_name="city_rows")
+    leg = models.ForeignKey(TripLeg, on_delete=models.CASCADE, related_name="city_rows", db_index=False)
     name = models.CharField(max_length=100, help_text="casefold() of the place name")
 
     class Meta:
@@ -177,19 +179,24 @@ class Device(models.Model):
     is_active = models.BooleanField(default=True)
     deactivated_reason = models.CharField(max_length=100, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
-    last_seen_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    last_seen_at = models.DateTimeField(default=timezone.now, db_index=True, help_text="Last registration")
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["platform", "token_hash"], name="device_unique_token")]
-        indexes = [models.Index(fields=["traveler"], condition=models.Q(is_active=True), name="device_active_traveler")]
+        indexes = [
+            # The alert audience probes candidate ids for is_active: an index-only scan of this small partial
+            # index instead of a sequential scan of the device heap (see travelers.selectors.audience_devices).
+            models.Index(fields=["id"], condition=models.Q(is_active=True), name="device_active_id"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.platform} device {self.pk}"
 
 
 class DeviceSubscription(models.Model):
-    device = models.ForeignKey(Device, on_delete=models.CASCADE, related_name="subscriptions")
-    country = models.ForeignKey(Country, on_delete=models.CASCADE, related_name="+")
+    # Both foreign keys are covered by the unique constraint and the index below.
+    device = models.ForeignKey(Device, on_delete=models.CASCADE, related_name="subscriptions", db_index=False)
+    country = models.ForeignKey(Country, on_delete=models.CASCADE, related_name="+", db_index=False)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["device", "country"], name="device_subscription_unique")]
