@@ -168,6 +168,7 @@ REST_FRAMEWORK = {
         "otp_phone": os.environ.get("THROTTLE_OTP_PHONE", "5/hour"),
         "otp_address": os.environ.get("THROTTLE_OTP_ADDRESS", "30/hour"),
         "token_address": os.environ.get("THROTTLE_TOKEN_ADDRESS", "60/hour"),
+        "devices_address": os.environ.get("THROTTLE_DEVICES_ADDRESS", "120/hour"),
         "callbacks": os.environ.get("THROTTLE_CALLBACKS", "3/day"),
     },
     "NUM_PROXIES": env_int("DJANGO_NUM_PROXIES", 0) if os.environ.get("DJANGO_NUM_PROXIES") else None,
@@ -223,7 +224,8 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
 # Sign-in by SMS.
 SMS_BACKEND = os.environ.get("SMS_BACKEND", "console")
 SMS_FILE_PATH = os.environ.get("SMS_FILE_PATH", str(BASE_DIR / "var" / "sms"))
-SMS_PROVIDER_URL = os.environ.get("SMS_PROVIDER_URL", "")
+SMS_PROVIDER_URL = os.environ.get("SMS_PROVIDER_URL", "") or "https://sms.ru"  # the smsru backend
+SMS_PROVIDER_TIMEOUT_SECONDS = float(os.environ.get("SMS_PROVIDER_TIMEOUT_SECONDS", "5"))
 SMS_PROVIDER_API_KEY = os.environ.get("SMS_PROVIDER_API_KEY", "")
 SMS_SENDER = os.environ.get("SMS_SENDER", "MIDRF")
 OTP_TTL_SECONDS = env_int("OTP_TTL_SECONDS", 300)
