@@ -4,6 +4,8 @@ Texts that the app shows come in pairs of fields, `<name>_ru` and `<name>_en`; t
 request's language (Russian by default).
 """
 
+import re
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
@@ -47,7 +49,8 @@ class Country(models.Model):
     currency = models.CharField(max_length=3, blank=True, help_text="ISO 4217 code")
     time_zones = models.JSONField(default=list, blank=True, help_text="IANA names, e.g. ['Asia/Yerevan']")
 
-    advisory_level = models.PositiveSmallIntegerField(choices=AdvisoryLevel.choices, default=AdvisoryLevel.NORMAL)
+    # Empty until the country's advisory has been assessed: "not assessed" is not "normal precautions".
+    advisory_level = models.PositiveSmallIntegerField(choices=AdvisoryLevel.choices, null=True, blank=True)
     advisory_summary_ru = models.TextField(blank=True)
     advisory_summary_en = models.TextField(blank=True)
     advisory_indicators = models.JSONField(default=list, blank=True, validators=[validate_indicators])
@@ -59,7 +62,11 @@ class Country(models.Model):
     emergency_single = models.CharField(max_length=20, blank=True, help_text="Single emergency number, e.g. 112")
 
     callbacks_enabled = models.BooleanField(default=False)
+    # Moves whenever anything in the country's offline pack changes (see services.country_pack_invalidate).
     updated_at = models.DateTimeField(auto_now=True, db_index=True)
+    # This country's entry in the reference data as last loaded, for the loader's three-way merge
+    # (countries/reference.py): a field the file did not change keeps the value staff gave it.
+    reference_snapshot = models.JSONField(null=True, blank=True, editable=False)
 
     class Meta:
         verbose_name_plural = "countries"
@@ -140,8 +147,14 @@ class MissionKind(models.TextChoices):
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
+_CLOCK = re.compile(r"^(?:[01]\d|2[0-3]):[0-5]\d$|^24:00$")
+
+
 def validate_opening_hours(value) -> None:
-    """{"mon": [["09:00", "13:00"], ["14:00", "18:00"]], ..., "sun": []} in the mission's own time zone."""
+    """{"mon": [["09:00", "13:00"], ["14:00", "18:00"]], ..., "sun": []} in the mission's own time zone.
+
+    Each span opens before it closes on the same local day; "24:00" closes at midnight.
+    """
     if not isinstance(value, dict) or set(value) - set(WEEKDAYS):
         raise ValidationError(_("Opening hours must be an object keyed by mon..sun."))
     for day, spans in value.items():
@@ -151,15 +164,34 @@ def validate_opening_hours(value) -> None:
             if (
                 not isinstance(span, list | tuple)
                 or len(span) != 2
-                or not all(isinstance(t, str) and len(t) == 5 and t[2] == ":" for t in span)
+                or not all(isinstance(t, str) and _CLOCK.match(t) for t in span)
+                or span[0] == "24:00"
                 or not span[0] < span[1]
             ):
                 raise ValidationError(_("Invalid opening hours span on %(day)s: %(span)s") % {"day": day, "span": span})
 
 
+_E164 = re.compile(r"^\+[1-9]\d{6,14}$")
+
+
+def validate_e164(value) -> None:
+    if value and not (isinstance(value, str) and _E164.match(value)):
+        raise ValidationError(_("Enter the number in international format, e.g. +37410567427."))
+
+
+def validate_phone_list(value) -> None:
+    if not isinstance(value, list):
+        raise ValidationError(_("Phones must be a list of numbers in international format."))
+    for number in value:
+        validate_e164(number)
+
+
 class Mission(models.Model):
     """A Russian diplomatic mission abroad: embassy, consulate general, consulate or consular section."""
 
+    # Stable key of the mission in the reference data (e.g. "am-yerevan-embassy"); empty for missions added
+    # in the staff panel only.
+    ref = models.SlugField(max_length=64, unique=True, null=True, blank=True, editable=False)
     country = models.ForeignKey(Country, on_delete=models.PROTECT, related_name="missions")
     kind = models.CharField(max_length=20, choices=MissionKind.choices)
     name_ru = models.CharField(max_length=200)
@@ -170,8 +202,10 @@ class Mission(models.Model):
     address_en = models.CharField(max_length=300)
     latitude = models.FloatField(validators=[MinValueValidator(-90), MaxValueValidator(90)])
     longitude = models.FloatField(validators=[MinValueValidator(-180), MaxValueValidator(180)])
-    phones = models.JSONField(default=list, blank=True, help_text="E.164 numbers")
-    duty_phone = models.CharField(max_length=32, blank=True, help_text="24/7 duty phone, E.164")
+    phones = models.JSONField(default=list, blank=True, validators=[validate_phone_list], help_text="E.164 numbers")
+    duty_phone = models.CharField(
+        max_length=32, blank=True, validators=[validate_e164], help_text="24/7 duty phone, E.164"
+    )
     email = models.EmailField(blank=True)
     website = models.URLField(blank=True)
     time_zone = models.CharField(max_length=64, help_text="IANA time zone of the mission, e.g. Asia/Yerevan")
@@ -181,6 +215,7 @@ class Mission(models.Model):
     )
     is_active = models.BooleanField(default=True)
     updated_at = models.DateTimeField(auto_now=True)
+    reference_snapshot = models.JSONField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["country", "kind", "name_en"]
