@@ -56,14 +56,13 @@ class TripStatus(models.TextChoices):
 
 
 class OneTimeCode(models.Model):
-    """A sign-in code sent by SMS; only its hash is stored."""
+    """A sign-in code sent by SMS; only its hash is stored. Deleted when used or replaced by a newer code."""
 
     phone = PhoneNumberField()
     code_hash = models.CharField(max_length=128, help_text="HMAC-SHA256 of phone and code, keyed by SECRET_KEY")
     created_at = models.DateTimeField(auto_now_add=True)
     expires_at = models.DateTimeField(db_index=True)
     attempts = models.PositiveSmallIntegerField(default=0, help_text="Wrong codes tried against this code")
-    used_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         indexes = [models.Index(fields=["phone", "-created_at"], name="otp_phone_created")]
