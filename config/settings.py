@@ -250,6 +250,19 @@ APNS_KEY_ID = os.environ.get("APNS_KEY_ID", "")
 APNS_TEAM_ID = os.environ.get("APNS_TEAM_ID", "")
 APNS_TOPIC = os.environ.get("APNS_TOPIC", "")
 ALERT_APPROVAL_THRESHOLD = env_int("ALERT_APPROVAL_THRESHOLD", 1000)
+# Provider clients: concurrent requests per worker process, per-request timeout, extra CA (test fakes only).
+PUSH_CONCURRENCY = env_int("PUSH_CONCURRENCY", 100)
+PUSH_TIMEOUT_SECONDS = env_int("PUSH_TIMEOUT_SECONDS", 10)
+PUSH_TLS_CA_FILE = os.environ.get("PUSH_TLS_CA_FILE", "")
+# Alert fan-out: deliveries per batch task (FCM's 500), how long a batch holds its rows, retries with
+# exponential backoff and jitter, when the sweeper treats work as lost, when the self-check calls an alert stuck.
+ALERT_BATCH_SIZE = env_int("ALERT_BATCH_SIZE", 500)
+ALERT_LEASE_SECONDS = env_int("ALERT_LEASE_SECONDS", 90)
+ALERT_MAX_ATTEMPTS = env_int("ALERT_MAX_ATTEMPTS", 8)
+ALERT_RETRY_BASE_SECONDS = env_int("ALERT_RETRY_BASE_SECONDS", 2)
+ALERT_RETRY_MAX_SECONDS = env_int("ALERT_RETRY_MAX_SECONDS", 300)
+ALERT_SWEEP_GRACE_SECONDS = env_int("ALERT_SWEEP_GRACE_SECONDS", 60)
+ALERT_STUCK_MINUTES = env_int("ALERT_STUCK_MINUTES", 10)
 
 # Call-backs.
 CALLBACK_AMBER_MINUTES = env_int("CALLBACK_AMBER_MINUTES", 15)

@@ -10,13 +10,19 @@ two apps never import each other.
 
 from __future__ import annotations
 
+import json
+import os
+import threading
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
-from functools import cache
 from typing import Any, Protocol
 
 from django.conf import settings
 from django.utils.module_loading import import_string
+
+# FCM and APNs both refuse a notification payload above 4 KiB (FCM: INVALID_ARGUMENT, APNs: 413).
+MAX_PAYLOAD_BYTES = 4096
 
 
 class PushStatus(StrEnum):
@@ -34,6 +40,8 @@ class PushMessage:
     title: str
     body: str
     data: dict[str, str] = field(default_factory=dict)  # no personal data of the traveler, ever
+    # Providers drop the notification after this moment (FCM ttl, APNs apns-expiration); None: their default.
+    expires_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -42,6 +50,9 @@ class PushResult:
     error: str = ""
     retry_after: float | None = None
     provider_id: str = ""
+    # APNs 410: the moment APNs learnt the token was dead. A device that registered its token after this
+    # moment must not be deactivated.
+    invalid_since: datetime | None = None
 
 
 class PushBackend(Protocol):
@@ -52,13 +63,25 @@ BACKENDS = {
     "console": "travelers.push.simple.ConsoleBackend",
     "locmem": "travelers.push.simple.LocmemBackend",
     "file": "travelers.push.simple.FileBackend",
+    "fcm": "travelers.push.fcm.FCMBackend",
+    "apns": "travelers.push.apns.APNsBackend",
     "providers": "travelers.push.providers.ProviderRouterBackend",
 }
 
+_instances: dict[str, Any] = {}
+_instances_pid = os.getpid()
+_instances_lock = threading.Lock()
 
-@cache
+
 def _backend_for(name: str) -> Any:
-    return import_string(BACKENDS.get(name, name))()
+    global _instances_pid
+    with _instances_lock:
+        if _instances_pid != os.getpid():  # forked (Celery prefork, gunicorn): connections are not shared
+            _instances.clear()
+            _instances_pid = os.getpid()
+        if name not in _instances:
+            _instances[name] = import_string(BACKENDS.get(name, name))()
+        return _instances[name]
 
 
 def get_backend() -> PushBackend:
@@ -68,4 +91,21 @@ def get_backend() -> PushBackend:
 
 def reset_backends() -> None:
     """Forget cached backend instances (tests that change PUSH_BACKEND or provider URLs)."""
-    _backend_for.cache_clear()
+    with _instances_lock:
+        instances = list(_instances.values())
+        _instances.clear()
+    for instance in instances:
+        close = getattr(instance, "close", None)
+        if close is not None:
+            close()
+
+
+def payload_size(message: PushMessage) -> int:
+    """The larger of the FCM and APNs payload sizes of `message`, in bytes (the limit is MAX_PAYLOAD_BYTES)."""
+    from travelers.push.apns import apns_payload
+    from travelers.push.fcm import fcm_payload
+
+    return max(
+        len(json.dumps(fcm_payload(message), ensure_ascii=False, separators=(",", ":")).encode()),
+        len(json.dumps(apns_payload(message), ensure_ascii=False, separators=(",", ":")).encode()),
+    )

@@ -1,0 +1,65 @@
+"""The HTTP client shared by the provider backends: httpx, HTTP/2, bounded, with timeouts.
+
+Why httpx: one client speaks HTTP/2 (many concurrent requests on one TLS connection, which is what FCM HTTP v1
+and APNs expect for volume), has sync and async APIs, explicit connect/read/pool timeouts and connection limits.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import ssl
+
+import httpx
+from django.conf import settings
+
+# httpx logs every request at INFO: one line per device of a broadcast. Failures are logged by the backends.
+logging.getLogger("httpx").setLevel(logging.WARNING)
+
+
+def tls_verify() -> ssl.SSLContext | bool:
+    """System trust store, or the CA file in PUSH_TLS_CA_FILE (tests trust their own fake's certificate)."""
+    ca_file = getattr(settings, "PUSH_TLS_CA_FILE", "")
+    return ssl.create_default_context(cafile=ca_file) if ca_file else True
+
+
+def make_async_client(endpoint: str) -> httpx.AsyncClient:
+    """An HTTP/2 client. Over https the protocol is negotiated by ALPN; a plain http:// endpoint (a fake on
+    loopback) is spoken to in HTTP/2 with prior knowledge (h2c), as a provider would be."""
+    timeout = float(settings.PUSH_TIMEOUT_SECONDS)
+    concurrency = int(settings.PUSH_CONCURRENCY)
+    return httpx.AsyncClient(
+        http2=True,
+        http1=not endpoint.startswith("http://"),
+        verify=tls_verify(),
+        timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0), pool=timeout),
+        limits=httpx.Limits(max_connections=max(4, concurrency // 50), max_keepalive_connections=4),
+        trust_env=False,
+    )
+
+
+def json_body(payload: object) -> bytes:
+    """Compact UTF-8 JSON: non-ASCII text (Russian) is not inflated sixfold by \\u escapes, so what counts
+    against the 4096-byte limits is what `travelers.push.payload_size` measured."""
+    return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+JSON_HEADERS = {"content-type": "application/json; charset=utf-8"}
+
+
+def retry_after_seconds(response: httpx.Response) -> float | None:
+    """`Retry-After` as seconds (delta-seconds form; the HTTP-date form is rare from these providers)."""
+    value = response.headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        from email.utils import parsedate_to_datetime
+
+        from django.utils import timezone
+
+        try:
+            return max(0.0, (parsedate_to_datetime(value) - timezone.now()).total_seconds())
+        except (TypeError, ValueError):
+            return None
