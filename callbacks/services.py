@@ -194,7 +194,7 @@ def callback_request_cancel(*, traveler: Traveler, request_id: int) -> CallbackR
             if locked.status == Status.IN_PROGRESS
             else _("The request is already closed.")
         )
-        raise ConflictError(detail, code="callback_not_cancellable", extra={"status": locked.status})
+        raise ConflictError(detail, code="callback_not_cancellable", extra={"request_status": locked.status})
     locked.status = Status.CANCELLED
     locked.closed_at = timezone.now()
     locked.save(update_fields=["status", "closed_at"])
@@ -260,7 +260,7 @@ def callback_attempt_record(*, request: CallbackRequest, staff, outcome: str, no
         raise ConflictError(
             _("This request is not in progress; it may have been closed or cancelled."),
             code="callback_not_in_progress",
-            extra={"status": locked.status},
+            extra={"request_status": locked.status},
         )
     if locked.claimed_by_id != staff.pk and not staff.is_superuser:
         raise ApplicationError(

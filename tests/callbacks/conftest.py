@@ -24,7 +24,9 @@ def armenia(launch_countries):
 @pytest.fixture
 def embassy(armenia):
     """The embassy in Yerevan: Mon-Fri 09:00-18:00 Asia/Yerevan (UTC+4, no DST)."""
-    return MissionFactory(country=armenia, name_en="Embassy of Russia in Armenia", name_ru="Посольство России в Армении")
+    return MissionFactory(
+        country=armenia, name_en="Embassy of Russia in Armenia", name_ru="Посольство России в Армении"
+    )
 
 
 @pytest.fixture

@@ -377,7 +377,11 @@ def test_a_request_being_called_cannot_be_cancelled(embassy, traveler, staff):
     request = create(traveler)
     callback_request_claim_next(staff=staff, mission=embassy)
     error = error_of(lambda: callback_request_cancel(traveler=traveler, request_id=request.pk))
-    assert (error.code, error.status_code, error.extra) == ("callback_not_cancellable", 409, {"status": "in_progress"})
+    assert (error.code, error.status_code, error.extra) == (
+        "callback_not_cancellable",
+        409,
+        {"request_status": "in_progress"},
+    )
 
 
 def test_another_travelers_request_is_not_found(embassy, traveler):
