@@ -1,0 +1,69 @@
+"""What the alert services share: staff scoping, locking, the guarded enqueue, cache invalidation."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from functools import partial
+
+from django.db import transaction
+from django.utils.translation import gettext_lazy as _
+
+from alerts.models import Alert
+from core.exceptions import ApplicationError, NotFoundError
+from countries.selectors import staff_country_codes
+
+logger = logging.getLogger("alerts")
+
+# A publish must never wait long for the broker: one quick reconnect, then give up and leave it to the sweeper.
+ENQUEUE_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.2}
+
+
+def ensure_country_allowed(*, user, country_code: str) -> None:
+    """Staff act only for the countries of their missions; superusers (the crisis centre) for all."""
+    codes = staff_country_codes(user=user)
+    if codes is not None and str(country_code) not in codes:
+        raise ApplicationError(
+            _("You can act only for the countries of your missions."), code="country_not_allowed", status_code=403
+        )
+
+
+def lock_alert(alert_id: int) -> Alert:
+    """The alert row, locked for the rest of the transaction (state changes are serialised per alert)."""
+    alert = Alert.objects.select_for_update(of=("self",)).filter(pk=alert_id).first()
+    if alert is None:
+        raise NotFoundError(_("Alert not found."), code="alert_not_found")
+    return alert
+
+
+def invalid_status(alert: Alert, action: str) -> ApplicationError:
+    return ApplicationError(
+        _("This alert cannot be %(action)s in its current status (%(status)s).")
+        % {"action": action, "status": alert.get_status_display()},
+        code="invalid_alert_status",
+        status_code=409,
+    )
+
+
+def enqueue(task, *args) -> bool:
+    """Send one task message; never raise. False when the broker is unreachable (the sweeper catches up)."""
+    try:
+        task.apply_async(args, retry=True, retry_policy=ENQUEUE_RETRY_POLICY)
+        return True
+    except Exception:  # kombu OperationalError, redis errors, OSError...: the database row is the record
+        logger.warning("could not enqueue %s%r; the sweeper will", task.name, args, exc_info=True)
+        return False
+
+
+def enqueue_on_commit(task, *args) -> None:
+    transaction.on_commit(partial(enqueue, task, *args), robust=True)
+
+
+def invalidate_country_packs(codes: Iterable[str]) -> None:
+    """After commit: the country packs (and their ETags) of these countries change (their active alerts did)."""
+    try:
+        from countries.services import country_pack_invalidate
+    except ImportError:  # the country pack is not built yet
+        return
+    for code in set(codes):
+        transaction.on_commit(partial(country_pack_invalidate, code=str(code)), robust=True)

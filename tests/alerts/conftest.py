@@ -1,0 +1,162 @@
+"""Fixtures of the alerts tests: countries and missions, staff of each, travelers with devices in a country,
+the real broker queue (to see what was enqueued), and the fake FCM and APNs servers on loopback."""
+
+from __future__ import annotations
+
+import base64
+import json
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import pytest
+import redis
+from django.contrib.auth import get_user_model
+
+from config.celery import app as celery_app
+from tests.factories.alerts import AlertStaffFactory
+from tests.factories.countries import CountryFactory, MissionFactory
+from tests.factories.travelers import DeviceFactory, TravelerFactory, TripFactory
+from tests.fakes.apns import FakeAPNs
+from tests.fakes.fcm import FakeFCM
+from tests.fakes.push_server import free_port
+from travelers.push import reset_backends, simple
+
+
+@pytest.fixture
+def armenia(db):
+    return CountryFactory(code="AM")
+
+
+@pytest.fixture
+def georgia(db):
+    return CountryFactory(code="GE", capital_en="Tbilisi", capital_ru="Тбилиси", time_zones=["Asia/Tbilisi"])
+
+
+@pytest.fixture
+def embassy(armenia):
+    return MissionFactory(country=armenia)
+
+
+@pytest.fixture
+def staff(embassy):
+    """Staff of the embassy in Armenia."""
+    return AlertStaffFactory(missions=[embassy])
+
+
+@pytest.fixture
+def colleague(embassy):
+    """A second staff member of the same embassy (the four-eyes approver)."""
+    return AlertStaffFactory(missions=[embassy])
+
+
+@pytest.fixture
+def georgia_staff(georgia):
+    return AlertStaffFactory(missions=[MissionFactory(country=georgia, city_en="Tbilisi", time_zone="Asia/Tbilisi")])
+
+
+@pytest.fixture
+def duty_officer(db):
+    """A crisis-centre superuser: every country."""
+    return get_user_model().objects.create_superuser("crisis-centre", "cc@example.org", "pw")
+
+
+def travelers_in(
+    country, count: int, *, platform: str = "android", locale: str = "ru", token_prefix: str = "tok", cities=None
+):
+    """`count` travelers on a trip in `country` today, one device each. Returns the devices."""
+    devices = []
+    for i in range(count):
+        traveler = TravelerFactory()
+        TripFactory(traveler=traveler, leg__country=country, leg__cities=cities or [])
+        devices.append(
+            DeviceFactory(
+                traveler=traveler, platform=platform, locale=locale, token=f"{token_prefix}-{traveler.pk}-{i}"
+            )
+        )
+    return devices
+
+
+@pytest.fixture
+def outbox():
+    simple.outbox.clear()
+    yield simple.outbox
+    simple.outbox.clear()
+
+
+@dataclass(frozen=True)
+class QueuedTask:
+    task: str
+    args: list
+    eta: str | None
+
+
+class BrokerQueue:
+    """The real Redis queue of the test broker, read without consuming through kombu's own wire format."""
+
+    def __init__(self, url: str, queue: str = "celery") -> None:
+        self.client = redis.Redis.from_url(url)
+        self.queue = queue
+
+    def purge(self) -> None:
+        self.client.delete(self.queue)
+
+    def messages(self) -> list[QueuedTask]:
+        out = []
+        for raw in reversed(self.client.lrange(self.queue, 0, -1)):  # LPUSH: oldest last
+            message = json.loads(raw)
+            args, _kwargs, _embed = json.loads(base64.b64decode(message["body"]))
+            out.append(QueuedTask(message["headers"]["task"], args, message["headers"].get("eta")))
+        return out
+
+    def tasks(self, name: str) -> list[list]:
+        return [m.args for m in self.messages() if m.task == name]
+
+
+@pytest.fixture
+def broker_queue(settings):
+    queue = BrokerQueue(settings.CELERY_BROKER_URL)
+    queue.purge()
+    yield queue
+    queue.purge()
+
+
+def _reset_celery_pools() -> None:
+    if celery_app._pool is not None:
+        celery_app._pool.force_close_all()
+        celery_app._pool = None
+    celery_app.amqp._producer_pool = None
+
+
+@contextmanager
+def broker_unreachable():
+    """Point the Celery app at a closed port on loopback (as if Redis were down), then restore it."""
+    original = celery_app.conf.broker_url
+    _reset_celery_pools()
+    celery_app.conf.broker_url = f"redis://127.0.0.1:{free_port()}/0"
+    try:
+        yield
+    finally:
+        celery_app.conf.broker_url = original
+        _reset_celery_pools()
+
+
+@pytest.fixture
+def fake_fcm(settings, tmp_path):
+    with FakeFCM() as fcm:
+        fcm.configure_settings(settings, tmp_path)
+        settings.PUSH_BACKEND = "providers"
+        settings.PUSH_TIMEOUT_SECONDS = 1
+        reset_backends()
+        yield fcm
+        reset_backends()
+
+
+@pytest.fixture
+def fake_apns(settings, tmp_path):
+    with FakeAPNs(cert_dir=tmp_path / "certs") as apns:
+        apns.configure_settings(settings, tmp_path)
+        settings.PUSH_BACKEND = "providers"
+        settings.PUSH_TIMEOUT_SECONDS = 1
+        reset_backends()
+        yield apns
+        reset_backends()
