@@ -221,6 +221,10 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     "callbacks-expire-stale": {"task": "callbacks.tasks.expire_stale", "schedule": timedelta(minutes=5)},
 }
 
+# Countries: longest time a rendered country pack stays cached (also bounded by the missions' next opening
+# or closing, and dropped at once when staff edit the country).
+COUNTRY_PACK_CACHE_SECONDS = env_int("COUNTRY_PACK_CACHE_SECONDS", 900)
+
 # Sign-in by SMS.
 SMS_BACKEND = os.environ.get("SMS_BACKEND", "console")
 SMS_FILE_PATH = os.environ.get("SMS_FILE_PATH", str(BASE_DIR / "var" / "sms"))
