@@ -128,7 +128,10 @@ def flatten_errors(detail: Any, prefix: str = "") -> list[dict[str, str]]:
     out: list[dict[str, str]] = []
     if isinstance(detail, dict):
         for key, value in detail.items():
-            name = prefix if key == "non_field_errors" else (f"{prefix}.{key}" if prefix else str(key))
+            if isinstance(key, int):  # ListField / many=True errors are {index: errors} since DRF 3.15
+                name = f"{prefix}[{key}]"
+            else:
+                name = prefix if key == "non_field_errors" else (f"{prefix}.{key}" if prefix else str(key))
             out.extend(flatten_errors(value, name))
     elif isinstance(detail, list):
         if all(isinstance(item, exceptions.ErrorDetail | str) for item in detail):

@@ -1,0 +1,39 @@
+"""Fixtures of the travelers tests."""
+
+import pytest
+from rest_framework.test import APIClient
+
+from tests.factories.countries import CountryFactory
+from tests.factories.travelers import TravelerFactory
+from travelers import sms
+from travelers.services import token_pair_issue
+from travelers.sms import simple as sms_simple
+
+
+@pytest.fixture
+def countries(db):
+    """A few real countries (the trips and subscriptions need them to exist)."""
+    return {code: CountryFactory(code=code) for code in ("AM", "US", "GE", "JO", "SI", "KH")}
+
+
+@pytest.fixture
+def sms_outbox(settings):
+    settings.SMS_BACKEND = "locmem"
+    sms.reset_backends()
+    sms_simple.outbox.clear()
+    yield sms_simple.outbox
+    sms_simple.outbox.clear()
+    sms.reset_backends()
+
+
+def client_for(traveler) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token_pair_issue(traveler=traveler).access}")
+    client.traveler = traveler
+    return client
+
+
+@pytest.fixture
+def other_client(db):
+    """A second signed-in traveler (B), for "A cannot see B's objects"."""
+    return client_for(TravelerFactory())
