@@ -50,7 +50,7 @@ def normalise_cities(cities: list[str] | None) -> list[str]:
 def alert_validate(*, alert: Alert, user) -> None:
     """The rules every draft obeys; raises ApplicationError with a field. Used by the services and by the
     staff panel's form (to show the error next to the field)."""
-    ensure_country_allowed(user=user, country_code=alert.country_id)
+    ensure_country_allowed(user=user, country_code=str(alert.country_id))
     try:
         alert.clean_fields(exclude=[f.name for f in Alert._meta.fields if f.name not in EDITABLE_FIELDS])
     except DjangoValidationError as exc:
@@ -114,7 +114,7 @@ def alert_update(*, alert: Alert, user, **changes) -> Alert:
     if unknown:
         raise ApplicationError(_("These fields cannot be changed: %(f)s") % {"f": ", ".join(sorted(unknown))})
     alert = lock_alert(alert.pk)
-    ensure_country_allowed(user=user, country_code=alert.country_id)
+    ensure_country_allowed(user=user, country_code=str(alert.country_id))
     if alert.status != AlertStatus.DRAFT:
         raise invalid_status(alert, _("edited"))
     if "cities" in changes:
@@ -147,7 +147,7 @@ class AudiencePreview:
 
 def alert_audience_preview(*, alert: Alert, at: datetime | None = None) -> AudiencePreview:
     """Who the alert would reach if it went out now: devices, and the distinct travelers behind them."""
-    counts = audience_devices(country_code=alert.country_id, cities=alert.cities or None, at=at).aggregate(
+    counts = audience_devices(country_code=str(alert.country_id), cities=alert.cities or None, at=at).aggregate(
         devices=Count("id"), travelers=Count("traveler", distinct=True)
     )
     return AudiencePreview(
@@ -167,7 +167,7 @@ def approval_required(*, alert: Alert, audience: int) -> bool:
 def alert_approve(*, alert: Alert, user) -> Alert:
     """A second staff member approves a draft. The author never approves their own alert."""
     alert = lock_alert(alert.pk)
-    ensure_country_allowed(user=user, country_code=alert.country_id)
+    ensure_country_allowed(user=user, country_code=str(alert.country_id))
     if alert.status != AlertStatus.DRAFT:
         raise invalid_status(alert, _("approved"))
     if alert.author_id == user.pk:
@@ -189,7 +189,7 @@ def alert_supersede(*, alert: Alert, user, **changes) -> Alert:
     if unknown or "country" in changes:
         raise ApplicationError(_("A correction keeps the country of the alert it corrects."), code="invalid_correction")
     original = lock_alert(alert.pk)
-    ensure_country_allowed(user=user, country_code=original.country_id)
+    ensure_country_allowed(user=user, country_code=str(original.country_id))
     if original.status not in (AlertStatus.SENDING, AlertStatus.SENT):
         raise invalid_status(original, _("corrected"))
     fields = {

@@ -44,7 +44,7 @@ def _fanout_task():
 
 def _freeze_audience(*, alert: Alert, at: datetime) -> int:
     """One Delivery row per audience device, written by the database itself in one statement."""
-    audience = audience_devices(country_code=alert.country_id, cities=alert.cities or None, at=at).values("id")
+    audience = audience_devices(country_code=str(alert.country_id), cities=alert.cities or None, at=at).values("id")
     audience_sql, audience_params = audience.query.sql_with_params()
     table = Delivery._meta.db_table
     # `WHERE true` lets SQLite parse ON CONFLICT after INSERT ... SELECT; PostgreSQL does not mind it.
@@ -100,12 +100,12 @@ def alert_publish(*, alert: Alert, user) -> Alert:
     """Publish a draft now, or schedule it for its `publish_at`. Staff publish only in their missions'
     countries; an emergency or a large audience needs an approval by a second staff member first."""
     alert = lock_alert(alert.pk)
-    ensure_country_allowed(user=user, country_code=alert.country_id)
+    ensure_country_allowed(user=user, country_code=str(alert.country_id))
     if alert.status != AlertStatus.DRAFT:
         raise invalid_status(alert, _("published"))
     alert_validate(alert=alert, user=user)
     now = timezone.now()
-    audience = audience_devices(country_code=alert.country_id, cities=alert.cities or None, at=now).count()
+    audience = audience_devices(country_code=str(alert.country_id), cities=alert.cities or None, at=now).count()
     if approval_required(alert=alert, audience=audience) and alert.approver_id is None:
         raise ApplicationError(
             _("This alert needs the approval of a second staff member before it is published."),
@@ -139,7 +139,7 @@ def alert_publish_due(*, now: datetime | None = None, limit: int = 50) -> list[i
                 alert.status = AlertStatus.EXPIRED
                 alert.save(update_fields=["status", "updated_at"])
                 continue
-            audience = audience_devices(country_code=alert.country_id, cities=alert.cities or None, at=now).count()
+            audience = audience_devices(country_code=str(alert.country_id), cities=alert.cities or None, at=now).count()
             if approval_required(alert=alert, audience=audience) and alert.approver_id is None:
                 # The audience grew past the threshold since it was scheduled: four eyes still apply.
                 logger.warning("scheduled alert %s now needs approval (%s devices); back to draft", alert_id, audience)
@@ -155,7 +155,7 @@ def alert_publish_due(*, now: datetime | None = None, limit: int = 50) -> list[i
 def alert_cancel(*, alert: Alert, user) -> Alert:
     """Stop an alert: nothing more is sent, and it leaves the country's current alerts."""
     alert = lock_alert(alert.pk)
-    ensure_country_allowed(user=user, country_code=alert.country_id)
+    ensure_country_allowed(user=user, country_code=str(alert.country_id))
     if alert.status not in CANCELLABLE:
         raise invalid_status(alert, _("cancelled"))
     was_public = alert.status in PUBLISHED_STATUSES

@@ -120,24 +120,26 @@ def broker_queue(settings):
     queue.purge()
 
 
-def _reset_celery_pools() -> None:
-    if celery_app._pool is not None:
-        celery_app._pool.force_close_all()
-        celery_app._pool = None
+def _forget_celery_pools() -> None:
+    """Make the app build new broker connections from its current configuration (no close: kombu's pools
+    are shared per connection URL and stay usable for the original broker)."""
+    celery_app._pool = None
     celery_app.amqp._producer_pool = None
 
 
 @contextmanager
 def broker_unreachable():
-    """Point the Celery app at a closed port on loopback (as if Redis were down), then restore it."""
-    original = celery_app.conf.broker_url
-    _reset_celery_pools()
-    celery_app.conf.broker_url = f"redis://127.0.0.1:{free_port()}/0"
+    """Point the Celery app's publishing at a closed port on loopback (as if Redis were down), then restore.
+
+    Publishing reads `broker_write_url` (CELERY_BROKER_URL from the environment wins over `broker_url`)."""
+    original = celery_app.conf.get("broker_write_url")
+    _forget_celery_pools()
+    celery_app.conf.broker_write_url = f"redis://127.0.0.1:{free_port()}/0"
     try:
         yield
     finally:
-        celery_app.conf.broker_url = original
-        _reset_celery_pools()
+        celery_app.conf.broker_write_url = original
+        _forget_celery_pools()
 
 
 @pytest.fixture

@@ -22,7 +22,6 @@ from alerts.services import (
 from core.exceptions import ApplicationError, NotFoundError
 from tests.alerts.conftest import travelers_in
 from tests.factories.alerts import AlertFactory, DeliveryFactory
-from tests.factories.countries import CountryFactory
 from tests.factories.travelers import DeviceFactory, TravelerFactory, TripFactory
 from travelers.models import DeviceSubscription
 
@@ -170,6 +169,7 @@ def test_approver_must_work_for_the_alerts_country(staff, georgia_staff, armenia
 
 
 def test_staff_publish_only_in_their_missions_countries(staff, georgia_staff, duty_officer, armenia):
+    travelers_in(armenia, 1)
     alert = _draft(staff, armenia)
     with pytest.raises(ApplicationError) as exc:
         alert_publish(alert=alert, user=georgia_staff)

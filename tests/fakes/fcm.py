@@ -6,12 +6,13 @@ the real service does, errors included. Behaviour by token prefix, decided per r
 
     unregistered-*  404 UNREGISTERED, always          badtoken-*  400 INVALID_ARGUMENT about message.token
     mismatch-*      403 SENDER_ID_MISMATCH, always    down-*      503 UNAVAILABLE, always
+    payloadbad-*    400 INVALID_ARGUMENT about the message (not the token), always
     flaky503-*      503 UNAVAILABLE once, then OK     quota-*     429 QUOTA_EXCEEDED + Retry-After once
     slow-*          no answer in time once, then OK   garbled-*   200 with a malformed body once, then OK
     internal-*      500 INTERNAL once, then OK
 
 Other tokens get the random fault mix (`--fault 503=0.1 --fault 429=0.05 --fault timeout=0.01 --fault
-malformed=0.01 --fault 500=0.01 --fault unregistered=0.01`), else 200. Every accepted message is recorded.
+malformed=0.01 --fault 500=0.01 --fault unregistered=0.01 --fault invalid_payload=0.01`), else 200. Every accepted message is recorded.
 
 In tests: `with FakeFCM() as fcm: fcm.configure_settings(settings, tmp_path)`. Standalone (benchmarks, other
 processes): `python -m tests.fakes.fcm --port 9000 --latency-ms 20 --credentials-out var/fcm.json`, then
@@ -192,6 +193,8 @@ class FakeFCMApp(FakeProviderApp):
             return "mismatch"
         if token.startswith("down-"):
             return "503"
+        if token.startswith("payloadbad-"):
+            return "invalid_payload"
         for prefix, outcome in zip(ONCE_PREFIXES, ("503", "429", "timeout", "malformed", "500"), strict=True):
             if token.startswith(prefix):
                 return outcome if before == 0 else None
@@ -222,6 +225,17 @@ class FakeFCMApp(FakeProviderApp):
                     "INVALID_ARGUMENT",
                     [violation],
                 ),
+            )
+        if outcome == "invalid_payload":
+            violation = {
+                "@type": "type.googleapis.com/google.rpc.BadRequest",
+                "fieldViolations": [{"field": "message.data", "description": "Invalid data payload key: from"}],
+            }
+            return self._answer(
+                token,
+                outcome,
+                400,
+                fcm_error(400, "INVALID_ARGUMENT", "Invalid data payload key", "INVALID_ARGUMENT", [violation]),
             )
         if outcome == "mismatch":
             return self._answer(
