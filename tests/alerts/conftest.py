@@ -60,18 +60,14 @@ def duty_officer(db):
     return get_user_model().objects.create_superuser("crisis-centre", "cc@example.org", "pw")
 
 
-def travelers_in(
-    country, count: int, *, platform: str = "android", locale: str = "ru", token_prefix: str = "tok", cities=None
-):
+def travelers_in(country, count: int, *, platform="android", locale="ru", prefix="tok", cities=None):
     """`count` travelers on a trip in `country` today, one device each. Returns the devices."""
     devices = []
     for i in range(count):
         traveler = TravelerFactory()
         TripFactory(traveler=traveler, leg__country=country, leg__cities=cities or [])
         devices.append(
-            DeviceFactory(
-                traveler=traveler, platform=platform, locale=locale, token=f"{token_prefix}-{traveler.pk}-{i}"
-            )
+            DeviceFactory(traveler=traveler, platform=platform, locale=locale, token=f"{prefix}-{traveler.pk}-{i}")
         )
     return devices
 

@@ -78,8 +78,11 @@ def test_lists_only_current_alerts_of_the_country_in_the_requests_language(
     body = response.json()
     assert [a["id"] for a in body["results"]] == [second.pk, current.pk]
     first = body["results"][1]
-    assert first["title"] == "Эвакуация" and first["text"] == "Покиньте район аэропорта."
-    assert first["country"] == "AM" and first["is_active"] and first["collapse_id"] == str(current.pk)
+    assert first["title"] == "Эвакуация"
+    assert first["text"] == "Покиньте район аэропорта."
+    assert first["country"] == "AM"
+    assert first["is_active"]
+    assert first["collapse_id"] == str(current.pk)
     assert set(first) == {
         "id",
         "country",
@@ -157,7 +160,8 @@ def test_my_alerts_are_those_sent_to_my_devices_with_my_reply(
     results = response.json()["results"]
     assert [a["id"] for a in results] == [older.pk, mine.pk]
     assert results[0]["reply"] is None
-    assert results[1]["reply"]["status"] == "safe" and results[1]["reply"]["people"] == 2
+    assert results[1]["reply"]["status"] == "safe"
+    assert results[1]["reply"]["people"] == 2
     assert theirs.pk not in [a["id"] for a in results]
 
 

@@ -189,13 +189,15 @@ def test_transient_fcm_failures_wait_with_backoff_then_get_through(settings, sta
     assert "malformed" in rows["garbled-1"].last_error
     assert not Device.objects.filter(is_active=False).exists()  # transient errors never prune
     follow_up = broker_queue.messages()
-    assert [m.task for m in follow_up] == ["alerts.tasks.send_batch"] and follow_up[0].eta is not None
+    assert [m.task for m in follow_up] == ["alerts.tasks.send_batch"]
+    assert follow_up[0].eta is not None
 
     _make_due(alert)
     assert _send_all(alert).sent == 5
     assert set(_statuses(alert).values()) == {DeliveryStatus.SENT}
     stats = fake_fcm.stats()
-    assert stats["delivered"] == 6 and stats["duplicates"] == 0
+    assert stats["delivered"] == 6
+    assert stats["duplicates"] == 0
     assert stats["http_versions"].keys() == {"2"}
     alert.refresh_from_db()
     assert alert.status == AlertStatus.SENT
@@ -322,7 +324,8 @@ def test_no_personal_data_reaches_the_providers(staff, armenia, fake_fcm, fake_a
     correction = alert_publish(alert=alert_supersede(alert=alert, user=staff, text_en="Roads open again."), user=staff)
     _send_all(correction)
     recorded = json.dumps(fake_fcm.delivered + fake_apns.delivered, ensure_ascii=False)
-    assert len(fake_fcm.delivered) == 2 and len(fake_apns.delivered) == 1
+    assert len(fake_fcm.delivered) == 2
+    assert len(fake_apns.delivered) == 1
     for traveler in people:
         for value in (
             str(traveler.phone),

@@ -170,7 +170,8 @@ def test_self_check_flags_alerts_older_than_ten_minutes_with_pending_deliveries(
 
     assert alert_self_check() == [stuck.pk]
     flagged = dict(Alert.objects.values_list("pk", "stuck_since"))
-    assert flagged[stuck.pk] is not None and flagged[fresh.pk] is None
+    assert flagged[stuck.pk] is not None
+    assert flagged[fresh.pk] is None
 
     health = api_client.get("/healthz")
     assert health.status_code == 200

@@ -143,7 +143,8 @@ def test_emergency_needs_a_second_staff_members_approval(staff, colleague, armen
     alert_approve(alert=alert, user=colleague)
     alert = alert_publish(alert=alert, user=staff)
     assert alert.status == AlertStatus.SENDING
-    assert alert.approver == colleague and alert.publisher == staff
+    assert alert.approver == colleague
+    assert alert.publisher == staff
 
 
 def test_large_audience_needs_approval_small_one_does_not(settings, staff, colleague, armenia):
@@ -205,7 +206,7 @@ def test_publish_freezes_the_audience_into_one_delivery_per_device(staff, armeni
         end_date=today - dt.timedelta(days=2),
     )
     DeviceFactory(traveler=past, token="past-trip")
-    inactive = travelers_in(armenia, 1, token_prefix="dead")[0]
+    inactive = travelers_in(armenia, 1, prefix="dead")[0]
     inactive.is_active = False
     inactive.save()
     subscriber = DeviceFactory(traveler=None, token="anon-sub")
@@ -215,7 +216,9 @@ def test_publish_freezes_the_audience_into_one_delivery_per_device(staff, armeni
     with CaptureQueriesContext(connection) as queries:
         alert = alert_publish(alert=alert, user=staff)
     inserts = [q["sql"] for q in queries if q["sql"].startswith("INSERT INTO") and "alerts_delivery" in q["sql"]]
-    assert len(inserts) == 1 and "ON CONFLICT" in inserts[0] and "SELECT" in inserts[0]
+    assert len(inserts) == 1
+    assert "ON CONFLICT" in inserts[0]
+    assert "SELECT" in inserts[0]
     targeted = set(Delivery.objects.filter(alert=alert).values_list("device_id", flat=True))
     assert targeted == {d.pk for d in inside} | {subscriber.pk}
     assert set(Delivery.objects.filter(alert=alert).values_list("status", flat=True)) == {DeliveryStatus.PENDING}
@@ -281,7 +284,8 @@ def test_cancel_stops_pending_deliveries(staff, armenia):
     sent = Delivery.objects.filter(alert=alert).first()
     Delivery.objects.filter(pk=sent.pk).update(status=DeliveryStatus.SENT)
     alert = alert_cancel(alert=alert, user=staff)
-    assert alert.status == AlertStatus.CANCELLED and alert.cancelled_by == staff
+    assert alert.status == AlertStatus.CANCELLED
+    assert alert.cancelled_by == staff
     statuses = dict(Delivery.objects.filter(alert=alert).values_list("pk", "status"))
     assert statuses.pop(sent.pk) == DeliveryStatus.SENT
     assert set(statuses.values()) == {DeliveryStatus.FAILED}

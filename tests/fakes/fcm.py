@@ -12,7 +12,8 @@ the real service does, errors included. Behaviour by token prefix, decided per r
     internal-*      500 INTERNAL once, then OK
 
 Other tokens get the random fault mix (`--fault 503=0.1 --fault 429=0.05 --fault timeout=0.01 --fault
-malformed=0.01 --fault 500=0.01 --fault unregistered=0.01 --fault invalid_payload=0.01`), else 200. Every accepted message is recorded.
+malformed=0.01 --fault 500=0.01 --fault unregistered=0.01 --fault invalid_payload=0.01`), else 200.
+Every accepted message is recorded.
 
 In tests: `with FakeFCM() as fcm: fcm.configure_settings(settings, tmp_path)`. Standalone (benchmarks, other
 processes): `python -m tests.fakes.fcm --port 9000 --latency-ms 20 --credentials-out var/fcm.json`, then
