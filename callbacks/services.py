@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from functools import cache
 
 import phonenumbers
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -213,32 +214,60 @@ def _require_mission_staff(*, staff, mission_id: int) -> None:
 
 
 def _push_on_commit(request_ids: list[int], status: str) -> None:
+    """Enqueue the traveler's push once the change is committed; never fail or slow the change for it.
+
+    A broker that is down loses this notice (logged) instead of holding a staff member's click on
+    publish retries (`retry=False`); the request itself is already safely recorded. The explicit argsrepr
+    spares Celery's safe-repr of the arguments, about a third of the publish's CPU.
+    """
     from callbacks.tasks import push_status_update  # tasks import this module
 
-    push_status_update.delay_on_commit(request_ids, status)
+    def enqueue_push() -> None:
+        push_status_update.apply_async(
+            (request_ids, status), retry=False, argsrepr=repr([request_ids, str(status)]), kwargsrepr="{}"
+        )
+
+    transaction.on_commit(enqueue_push, robust=True)
 
 
-@transaction.atomic
+@cache
+def _claim_statement() -> tuple[str, list[str]]:
+    """One statement: lock the first claimable row (skipping rows locked by other claims) and take it."""
+    meta = CallbackRequest._meta
+    fields = meta.concrete_fields
+    sql = f"""
+        UPDATE {meta.db_table} SET status = %s, claimed_by_id = %s, claimed_at = %s
+        WHERE id = (
+            SELECT id FROM {meta.db_table}
+            WHERE mission_id = %s AND status IN (%s, %s) AND available_at <= %s
+            ORDER BY priority, queued_at, id
+            LIMIT 1
+            FOR UPDATE SKIP LOCKED
+        )
+        RETURNING {", ".join(connection.ops.quote_name(f.column) for f in fields)}
+    """  # noqa: S608 — table and column names from the model; every value is a parameter
+    return sql, [f.attname for f in fields]
+
+
 def callback_request_claim_next(*, staff, mission: Mission) -> CallbackRequest | None:
     """Give `staff` the first claimable request of the mission's queue, or None when nothing is waiting.
 
-    Order: urgent topics first, then the original queue time, then id. Rows that another transaction is
-    claiming right now are skipped (not waited for), so concurrent claims never return the same request.
+    Order: urgent topics first, then the original queue time, then id (the `callback_queue_order` index).
+    Rows that another transaction is claiming at this moment are skipped, not waited for, so concurrent
+    claims never return the same request and never block each other. The claim is a single
+    `UPDATE ... WHERE id = (SELECT ... FOR UPDATE SKIP LOCKED) RETURNING ...` statement, atomic by itself:
+    one round trip (the bench measures it against a bare psycopg loop). Called inside a transaction it
+    becomes part of it, and the push is still sent only after the commit.
     """
     _require_mission_staff(staff=staff, mission_id=mission.pk)
     now = timezone.now()
-    request = (
-        CallbackRequest.objects.select_for_update(skip_locked=True, of=("self",))
-        .filter(mission_id=mission.pk, status__in=WAITING_STATUSES, available_at__lte=now)
-        .order_by("priority", "queued_at", "id")
-        .first()
-    )
-    if request is None:
+    sql, attnames = _claim_statement()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [Status.IN_PROGRESS, staff.pk, now, mission.pk, *WAITING_STATUSES, now])
+        row = cursor.fetchone()
+    if row is None:
         return None
-    request.status = Status.IN_PROGRESS
-    request.claimed_by = staff
-    request.claimed_at = now
-    request.save(update_fields=["status", "claimed_by", "claimed_at"])
+    request = CallbackRequest.from_db(connection.alias, attnames, row)
     _push_on_commit([request.pk], Status.IN_PROGRESS)
     return request
 
