@@ -39,6 +39,11 @@ class PhoneField(serializers.CharField):
         kwargs.setdefault("max_length", 32)
         super().__init__(**kwargs)
 
+    def run_validation(self, data=serializers.empty):
+        if data == "" and not self.allow_blank:
+            self.fail("invalid_phone")  # not "blank": the app switches on one code for any unusable number
+        return super().run_validation(data)
+
     def to_internal_value(self, data) -> str:
         value = super().to_internal_value(data)
         if value == "" and self.allow_blank:

@@ -38,8 +38,8 @@ class CompanionInput:
     relation: str = ""
 
 
-def country_codes_check(*, codes: Sequence[str], field_name: str) -> list[str]:
-    """Upper-cased codes, each an existing Country, else 400 `unknown_country` on `<field_name>[i]`."""
+def country_codes_check(*, codes: Sequence[str], field_name: str, suffix: str = "") -> list[str]:
+    """Upper-cased codes, each an existing Country, else 400 `unknown_country` on `<field_name>[i]<suffix>`."""
     upper = [code.strip().upper() for code in codes]
     known = set(Country.objects.filter(code__in=set(upper)).values_list("code", flat=True))
     for index, code in enumerate(upper):
@@ -47,7 +47,7 @@ def country_codes_check(*, codes: Sequence[str], field_name: str) -> list[str]:
             raise ApplicationError(
                 _("Unknown country code: %(code)s.") % {"code": code},
                 code="unknown_country",
-                field=f"{field_name}[{index}]",
+                field=f"{field_name}[{index}]{suffix}",
             )
     return upper
 
@@ -92,7 +92,7 @@ def _legs_check(*, legs: Sequence[LegInput], today: date) -> list[LegInput]:
             code="trip_too_long",
             field=f"legs[{last}].end_date",
         )
-    codes = country_codes_check(codes=[leg.country for leg in legs], field_name="legs")
+    codes = country_codes_check(codes=[leg.country for leg in legs], field_name="legs", suffix=".country")
     return [
         LegInput(country=code, start_date=leg.start_date, end_date=leg.end_date, cities=_cities_clean(leg.cities))
         for code, leg in zip(codes, legs, strict=True)

@@ -1,0 +1,188 @@
+"""Tasks: the sign-in SMS goes through the real broker after commit (and a real worker sends it), and the
+retention purge at its boundaries with a frozen clock."""
+
+import base64
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import redis
+import time_machine
+from django.conf import settings
+from django.utils import timezone
+
+from tests.factories.travelers import DeviceFactory, TravelerFactory, TripFactory
+from travelers.models import AuthToken, Device, DeviceSubscription, OneTimeCode, Trip, TripLeg, TripLegCity
+from travelers.services import otp_request, token_pair_issue
+from travelers.tasks import retention_purge
+
+PHONE = "+37410123456"
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def broker():
+    client = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    client.delete("celery")
+    yield client
+    client.delete("celery")
+
+
+def queued(client) -> list[dict]:
+    out = []
+    for raw in reversed(client.lrange("celery", 0, -1)):
+        message = json.loads(raw)
+        args, kwargs, _embed = json.loads(base64.b64decode(message["body"]))
+        out.append({"task": message["headers"]["task"], "kwargs": kwargs, "expires": message["headers"]["expires"]})
+    return out
+
+
+def test_code_sms_is_enqueued_after_commit_and_expires_with_the_code(
+    api_client, db, broker, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        assert api_client.post("/api/v1/auth/otp/", {"phone": PHONE}, format="json").status_code == 202
+    assert queued(broker) == []  # nothing before the commit
+    for callback in callbacks:
+        callback()
+    (message,) = queued(broker)
+    assert message["task"] == "travelers.tasks.sms_send"
+    assert message["kwargs"]["to"] == PHONE
+    code = message["kwargs"]["body"].split(": ")[1][:6]
+    assert code.isdigit()
+    expires = dt.datetime.fromisoformat(message["expires"])
+    assert dt.timedelta(seconds=290) < expires - timezone.now() <= dt.timedelta(seconds=300)
+    response = api_client.post("/api/v1/auth/token/", {"phone": PHONE, "code": code}, format="json")
+    assert response.status_code == 200
+
+
+def test_the_code_text_follows_the_request_language(api_client, db, broker, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        api_client.post("/api/v1/auth/otp/", {"phone": PHONE}, format="json", HTTP_ACCEPT_LANGUAGE="en")
+    assert queued(broker)[0]["kwargs"]["body"].startswith("Foreign Assistant sign-in code")
+
+
+@pytest.mark.e2e
+@pytest.mark.django_db(transaction=True)
+def test_a_real_worker_sends_the_code_sms(api_client, broker, tmp_path):
+    """The request returns at once; a Celery worker process on the real broker sends the SMS (file backend)."""
+    sms_dir = tmp_path / "sms"
+    env = os.environ | {
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "DJANGO_SECRET_KEY": settings.SECRET_KEY,
+        "DATABASE_URL": os.environ.get("DATABASE_URL", ""),
+        "REDIS_URL": settings.REDIS_URL,
+        "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
+        "SMS_BACKEND": "file",
+        "SMS_FILE_PATH": str(sms_dir),
+    }
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool=solo", "--loglevel=WARNING",
+         "--without-mingle", "--without-gossip", "--without-heartbeat"],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        started = time.monotonic()
+        assert api_client.post("/api/v1/auth/otp/", {"phone": PHONE}, format="json").status_code == 202
+        assert time.monotonic() - started < 2  # the request does not wait for the provider
+        deadline = time.monotonic() + 30
+        lines: list[dict] = []
+        while time.monotonic() < deadline and not lines:
+            files = list(sms_dir.glob("*.jsonl")) if sms_dir.exists() else []
+            lines = [json.loads(line) for f in files for line in f.read_text().splitlines()]
+            time.sleep(0.2)
+        assert len(lines) == 1, worker.stderr.read1().decode() if worker.poll() is not None else "no SMS in 30 s"
+        assert lines[0]["to"] == PHONE
+        code = lines[0]["body"].split(": ")[1][:6]
+        response = api_client.post("/api/v1/auth/token/", {"phone": PHONE, "code": code}, format="json")
+        assert response.status_code == 200
+    finally:
+        worker.terminate()
+        worker.wait(timeout=20)
+
+
+# --- retention ------------------------------------------------------------------------------------------
+
+NOW = dt.datetime(2026, 6, 15, 12, 0, tzinfo=dt.UTC)
+
+
+@pytest.fixture
+def frozen():
+    with time_machine.travel(NOW, tick=False):
+        yield NOW
+
+
+def ended(days_ago: int) -> Trip:
+    end = NOW.date() - dt.timedelta(days=days_ago)
+    return TripFactory(start_date=end - dt.timedelta(days=5), end_date=end, leg__cities=["Yerevan"])
+
+
+def test_trips_go_thirty_days_after_they_end(db, frozen):
+    kept = [ended(29), ended(0), ended(-3)]
+    gone = [ended(30), ended(31), ended(400)]
+    result = retention_purge()
+    assert result["trips"] == 3
+    assert set(Trip.objects.values_list("pk", flat=True)) == {t.pk for t in kept}
+    assert not TripLeg.objects.filter(trip_id__in=[t.pk for t in gone]).exists()
+    assert TripLegCity.objects.count() == 3
+
+
+def test_trip_retention_days_is_a_setting(db, frozen, settings):
+    settings.TRIP_RETENTION_DAYS = 14
+    trip_13, trip_14 = ended(13), ended(14)
+    retention_purge()
+    assert list(Trip.objects.values_list("pk", flat=True)) == [trip_13.pk]
+    assert not Trip.objects.filter(pk=trip_14.pk).exists()
+
+
+def test_devices_unseen_for_270_days_go(db, frozen):
+    recent = DeviceFactory(last_seen_at=NOW - dt.timedelta(days=269, hours=23), subscriptions=["AM"])
+    old = DeviceFactory(last_seen_at=NOW - dt.timedelta(days=270), subscriptions=["AM"])
+    assert retention_purge()["devices"] == 1
+    assert list(Device.objects.values_list("pk", flat=True)) == [recent.pk]
+    assert not DeviceSubscription.objects.filter(device_id=old.pk).exists()
+
+
+def test_expired_codes_and_tokens_go(db, frozen):
+    traveler = TravelerFactory()
+    with time_machine.travel(NOW - dt.timedelta(seconds=301), tick=False):
+        otp_request(phone="+37410000001")
+        old_pair = token_pair_issue(traveler=traveler)
+    otp_request(phone="+37410000002")
+    fresh_pair = token_pair_issue(traveler=traveler)
+    with time_machine.travel(NOW + dt.timedelta(hours=1), tick=False):  # old and fresh access tokens expired
+        result = retention_purge()
+    assert result["codes"] == 2  # both codes: the second expired at NOW + 5 min
+    remaining = set(AuthToken.objects.values_list("kind", flat=True))
+    assert remaining == {"refresh"}
+    assert AuthToken.objects.count() == 2  # the two refresh tokens live 60 days
+    assert old_pair.access != fresh_pair.access
+
+
+def test_a_code_is_kept_until_it_expires(db, frozen):
+    otp_request(phone="+37410000001")
+    with time_machine.travel(NOW + dt.timedelta(seconds=299), tick=False):
+        assert retention_purge()["codes"] == 0
+    with time_machine.travel(NOW + dt.timedelta(seconds=300), tick=False):
+        assert retention_purge()["codes"] == 1
+    assert not OneTimeCode.objects.exists()
+
+
+def test_purge_is_idempotent_and_batched(db, frozen, monkeypatch):
+    from travelers.services import retention
+
+    monkeypatch.setattr(retention, "BATCH_SIZE", 2)
+    for _ in range(5):
+        ended(40)
+    assert retention_purge()["trips"] == 5
+    assert retention_purge() == {"trips": 0, "devices": 0, "codes": 0, "tokens": 0}
+
+
+def test_the_task_is_in_the_beat_schedule():
+    entry = settings.CELERY_BEAT_SCHEDULE["travelers-retention-purge"]
+    assert entry["task"] == retention_purge.name == "travelers.tasks.retention_purge"
