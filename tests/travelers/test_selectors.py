@@ -5,12 +5,11 @@ import datetime as dt
 import pytest
 import time_machine
 from django.db import connection
-from django.utils import timezone
 
 from tests.factories.travelers import DeviceFactory, TravelerFactory, TripFactory
 from travelers.selectors import audience_devices
 
-NOW = timezone.make_aware(dt.datetime(2026, 12, 10, 9, 0))
+NOW = dt.datetime(2026, 12, 10, 9, 0, tzinfo=dt.UTC)
 TODAY = NOW.date()
 
 
@@ -125,7 +124,7 @@ def test_usable_as_the_select_of_an_insert():
     sql, params = audience_devices(country_code="AM", at=NOW).values("id").query.sql_with_params()
     with connection.cursor() as cursor:
         cursor.execute("CREATE TEMP TABLE delivery_probe (device_id bigint PRIMARY KEY)")
-        cursor.execute(f"INSERT INTO delivery_probe (device_id) {sql}", params)  # noqa: S608
+        cursor.execute(f"INSERT INTO delivery_probe (device_id) {sql}", params)
         cursor.execute("SELECT device_id FROM delivery_probe")
         assert {row[0] for row in cursor.fetchall()} == expected
 

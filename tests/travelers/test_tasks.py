@@ -37,7 +37,7 @@ def queued(client) -> list[dict]:
     out = []
     for raw in reversed(client.lrange("celery", 0, -1)):
         message = json.loads(raw)
-        args, kwargs, _embed = json.loads(base64.b64decode(message["body"]))
+        _args, kwargs, _embed = json.loads(base64.b64decode(message["body"]))
         out.append({"task": message["headers"]["task"], "kwargs": kwargs, "expires": message["headers"]["expires"]})
     return out
 
