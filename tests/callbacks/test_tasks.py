@@ -207,3 +207,45 @@ def test_transient_failures_are_retried_for_those_requests_only(embassy, scripte
     assert tuple(retry.value.sig.args) == ([busy.pk], "expired")  # only the request the provider deferred
     assert retry.value.when == 30
     assert Device.objects.filter(is_active=False).count() == 0
+
+
+# --- a broker outage never fails or holds up a claim ---------------------------------------------------------
+
+
+@pytest.fixture
+def broker_down():
+    """Point the Celery app at a port where nothing listens (a real refused connection), then restore it."""
+    import socket
+
+    from config.celery import app
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    old = app.conf.broker_url
+
+    def reset_pools():
+        app.pool.force_close_all()
+        app._pool = None
+        app.amqp._producer_pool = None
+
+    reset_pools()
+    app.conf.broker_url = f"redis://127.0.0.1:{port}/0"
+    yield
+    reset_pools()
+    app.conf.broker_url = old
+
+
+def test_a_claim_succeeds_when_the_broker_is_down(
+    caller, staff, embassy, broker_down, caplog, django_capture_on_commit_callbacks
+):
+    import time
+
+    request = callback_request_create(traveler=caller, country="AM", topic="other")
+    started = time.monotonic()
+    with django_capture_on_commit_callbacks(execute=True):
+        claimed = callback_request_claim_next(staff=staff, mission=embassy)
+    assert time.monotonic() - started < 3  # no publish retries holding up the staff member
+    assert claimed.pk == request.pk
+    assert CallbackRequest.objects.get(pk=request.pk).status == Status.IN_PROGRESS
+    assert "enqueue_push" in caplog.text

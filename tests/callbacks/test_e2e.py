@@ -1,0 +1,78 @@
+"""End to end on the real broker: a claim's push is published on commit and sent by a real Celery worker."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import redis
+from django.conf import settings
+
+from callbacks.models import Outcome
+from callbacks.services import callback_attempt_record, callback_request_claim_next, callback_request_create
+from tests.callbacks.test_concurrency import _test_database_url
+from tests.factories.travelers import DeviceFactory, TravelerFactory
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _read_pushes(directory: Path) -> list[dict]:
+    return [json.loads(line) for path in directory.glob("push-*.jsonl") for line in path.read_text().splitlines()]
+
+
+@pytest.mark.e2e
+@pytest.mark.django_db(transaction=True)
+def test_a_real_worker_pushes_taken_and_closed_without_personal_data(embassy, staff, tmp_path):
+    broker = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    broker.delete("celery")
+    traveler = TravelerFactory(full_name="Anna Smirnova", phone="+37491555444")
+    DeviceFactory(traveler=traveler, token="e2e-token", locale="en")
+    request = callback_request_create(traveler=traveler, country="AM", topic="medical_emergency", message="Fell")
+    # no surrounding transaction here: each service commits and publishes as in production
+    callback_request_claim_next(staff=staff, mission=embassy)
+    callback_attempt_record(request=request, staff=staff, outcome=Outcome.COMPLETED)
+    assert broker.llen("celery") == 2
+
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "DATABASE_URL": _test_database_url(),
+        "PUSH_BACKEND": "file",
+        "PUSH_FILE_PATH": str(tmp_path),
+        "DJANGO_SECRET_KEY": "e2e-only-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz",
+    }
+    worker = subprocess.Popen(
+        [
+            *(sys.executable, "-m", "celery", "-A", "config", "worker", "--pool=solo", "--loglevel=WARNING"),
+            *("--without-gossip", "--without-mingle", "--without-heartbeat"),
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while len(_read_pushes(tmp_path)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.2)
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        try:
+            _out, err = worker.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            _out, err = worker.communicate()
+        broker.delete("celery")
+    pushes = _read_pushes(tmp_path)
+    assert [p["data"]["status"] for p in pushes] == ["in_progress", "completed"], err.decode()[-2000:]
+    for push in pushes:
+        assert push["token"] == "e2e-token"
+        assert push["collapse_id"] == f"callback-{request.pk}"
+        assert push["data"] == {"type": "callback", "callback_id": str(request.pk), "status": push["data"]["status"]}
+        text = json.dumps(push, ensure_ascii=False)
+        for private in ("Anna", "Smirnova", "+374", "91555444", "Fell", "medical"):
+            assert private not in text
