@@ -92,13 +92,28 @@ class AlertForm(forms.ModelForm):
         return data
 
 
+class CountryFilter(admin.SimpleListFilter):
+    """The countries the staff member may see (their missions'), by code."""
+
+    title = _("country")
+    parameter_name = "country"
+
+    def lookups(self, request, model_admin):
+        scoped = model_admin.scope_queryset(request, Alert.objects.order_by())
+        codes = scoped.values_list("country_id", flat=True).distinct()
+        return [(str(code), str(code)) for code in sorted(str(c) for c in codes)]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(country_id=self.value().upper()) if self.value() else queryset
+
+
 @admin.register(Alert)
 class AlertAdmin(StaffScopedModelAdmin):
     scope_country_lookup = "country"
     form = AlertForm
     change_form_template = "admin/alerts/alert/change_form.html"
     list_display = ("id", "title_en", "country", "severity", "status", "published_at", "progress", "stuck")
-    list_filter = ("status", "severity", "category", "country")
+    list_filter = ("status", "severity", "category", CountryFilter)
     list_select_related = ("country",)
     search_fields = ("title_en", "title_ru")
     date_hierarchy = "created_at"

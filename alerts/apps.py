@@ -18,12 +18,11 @@ class AlertsConfig(AppConfig):
         if alerts_health_check not in HEALTH_CHECKS:
             HEALTH_CHECKS.append(alerts_health_check)
         try:
-            from countries.services import PACK_CONTRIBUTORS
+            from countries.services import pack_contributor_register
         except ImportError:  # the country pack is not there yet
             pass
         else:
-            if country_pack_contribution not in PACK_CONTRIBUTORS:
-                PACK_CONTRIBUTORS.append(country_pack_contribution)
+            pack_contributor_register(country_pack_contribution)
         try:
             from travelers.services import export_contributor_register
         except ImportError:  # the data export is not there yet

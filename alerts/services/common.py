@@ -60,10 +60,10 @@ def enqueue_on_commit(task, *args) -> None:
 
 
 def invalidate_country_packs(codes: Iterable[str]) -> None:
-    """After commit: the country packs (and their ETags) of these countries change (their active alerts did)."""
+    """The country packs (and their ETags) of these countries change: their current alerts did. Called inside
+    the transaction; the countries app drops the cached packs once it commits."""
     try:
-        from countries.services import country_pack_invalidate
+        from countries.services import country_packs_invalidate
     except ImportError:  # the country pack is not built yet
         return
-    for code in set(codes):
-        transaction.on_commit(partial(country_pack_invalidate, code=str(code)), robust=True)
+    country_packs_invalidate(codes=[str(code) for code in codes])
