@@ -145,3 +145,37 @@ def callback_queue_counts(*, mission_ids: set[int] | None) -> dict[int, dict[str
         )
     )
     return {row.pop("mission_id"): row for row in rows}
+
+
+# --- the traveler's data export (travelers.services.traveler_export) --------------------------------------------
+
+REQUEST_EXPORT_FIELDS = (
+    "id",
+    "country",
+    "mission",
+    "topic",
+    "message",
+    "language",
+    "city",
+    "status",
+    "queued_at",
+    "claimed_at",
+    "closed_at",
+    "attempts",
+    "outcome",
+)
+CALL_EXPORT_FIELDS = ("started_at", "ended_at", "outcome", "note")
+
+
+def traveler_callbacks_export(*, traveler: Traveler) -> list[dict]:
+    """The traveler's call-back requests, oldest first, each with its calls."""
+    from travelers.services import export_rows
+
+    requests = export_rows(
+        CallbackRequest.objects.filter(traveler=traveler).order_by("queued_at", "id"), REQUEST_EXPORT_FIELDS
+    )
+    calls: dict[int, list[dict]] = {}
+    attempts = CallbackAttempt.objects.filter(request__traveler=traveler).order_by("started_at", "id")
+    for row in export_rows(attempts, ("request", *CALL_EXPORT_FIELDS)):
+        calls.setdefault(row.pop("request"), []).append(row)
+    return [{**request, "calls": calls.get(request["id"], [])} for request in requests]

@@ -213,27 +213,30 @@ def test_transient_failures_are_retried_for_those_requests_only(embassy, scripte
 
 
 @pytest.fixture
-def broker_down():
+def broker_down(monkeypatch):
     """Point the Celery app at a port where nothing listens (a real refused connection), then restore it."""
     import socket
+
+    from kombu import pools
 
     from config.celery import app
 
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    old = app.conf.broker_url
 
     def reset_pools():
-        app.pool.force_close_all()
+        pools.reset()  # kombu keeps producer pools per broker URL, process-wide
         app._pool = None
         app.amqp._producer_pool = None
 
     reset_pools()
-    app.conf.broker_url = f"redis://127.0.0.1:{port}/0"
+    # Celery reads CELERY_BROKER_URL from the environment before its own configuration
+    monkeypatch.setenv("CELERY_BROKER_URL", f"redis://127.0.0.1:{port}/0")
+    assert app.connection_for_write().as_uri().endswith(f":{port}/0")
     yield
+    monkeypatch.undo()
     reset_pools()
-    app.conf.broker_url = old
 
 
 def test_a_claim_succeeds_when_the_broker_is_down(
@@ -249,3 +252,4 @@ def test_a_claim_succeeds_when_the_broker_is_down(
     assert claimed.pk == request.pk
     assert CallbackRequest.objects.get(pk=request.pk).status == Status.IN_PROGRESS
     assert "enqueue_push" in caplog.text
+    assert "Connection refused" in caplog.text or "Error 111" in caplog.text
