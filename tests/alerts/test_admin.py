@@ -44,13 +44,15 @@ def test_changelist_shows_only_the_staff_members_countries(staff, armenia, georg
     AlertFactory(country=georgia, author=duty_officer, title_en="Georgian alert")
     page = _login(staff).get(reverse("admin:alerts_alert_changelist"))
     assert page.status_code == 200
-    assert "Armenian alert" in page.text and "Georgian alert" not in page.text
+    assert "Armenian alert" in page.text
+    assert "Georgian alert" not in page.text
     assert _login(staff).get(reverse("admin:alerts_alert_change", args=[mine.pk])).status_code == 200
     other = Alert.objects.get(title_en="Georgian alert")
     assert _login(staff).get(reverse("admin:alerts_alert_change", args=[other.pk])).status_code == 302  # not found
     assert _login(staff).get(reverse("admin:alerts_alert_preview", args=[other.pk])).status_code == 404
     both = _login(duty_officer).get(reverse("admin:alerts_alert_changelist"))
-    assert "Armenian alert" in both.text and "Georgian alert" in both.text
+    assert "Armenian alert" in both.text
+    assert "Georgian alert" in both.text
 
 
 def test_progress_bar_is_computed_in_one_aggregate_query_per_page(staff, armenia):
@@ -127,7 +129,8 @@ def test_status_is_never_a_form_field(staff, armenia):
     alert = _draft(staff, armenia)
     page = _login(staff).get(reverse("admin:alerts_alert_change", args=[alert.pk]))
     assert 'name="title_en"' in page.text
-    assert 'name="status"' not in page.text and 'name="approver"' not in page.text
+    assert 'name="status"' not in page.text
+    assert 'name="approver"' not in page.text
 
 
 def test_preview_shows_devices_and_travelers_before_publishing(staff, armenia):
@@ -212,7 +215,8 @@ def test_replies_roster_need_help_first_then_safe_then_no_answer(staff, armenia)
     text = page.text
     order = [text.index(str(people[name].phone)) for name in ("helpme", "fine", "silent")]
     assert order == sorted(order)
-    assert "Gyumri" in text and "Broken leg" in text
+    assert "Gyumri" in text
+    assert "Broken leg" in text
     summary = re.sub(r"\s+", " ", text)
     assert "Need help: <strong>1</strong> · safe: 1 · no answer: 1 · reached: 3 travelers." in summary
 
