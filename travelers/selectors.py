@@ -52,3 +52,59 @@ def trip_list_for_traveler(*, traveler: Traveler) -> QuerySet[Trip]:
     return Trip.objects.filter(traveler=traveler).prefetch_related(
         Prefetch("legs", queryset=TripLeg.objects.order_by("position"))
     )
+
+
+CRISIS_LIST_COLUMNS = (
+    ("trip__traveler__phone", "phone"),
+    ("trip__traveler__full_name", "full_name"),
+    ("country_id", "country"),
+    ("cities", "cities"),
+    ("start_date", "start_date"),
+    ("end_date", "end_date"),
+    ("trip__accommodation", "accommodation"),
+    ("trip__companions", "companions"),
+    ("trip__traveler__emergency_contact_name", "emergency_contact_name"),
+    ("trip__traveler__emergency_contact_phone", "emergency_contact_phone"),
+    ("trip__traveler__emergency_contact_relation", "emergency_contact_relation"),
+    ("trip__traveler__language", "language"),
+)
+
+
+def crisis_list(
+    *, country_code: str, city: str | None = None, on: date | None = None, travelers: QuerySet | None = None
+) -> list[dict]:
+    """The people in a country (or one of its cities) on a day (today by default): one row per trip leg there,
+    with phone, name, dates, accommodation, companions and emergency contact. `travelers` narrows it to
+    those travelers (a staff member's selection). One query."""
+    day = on or timezone.localdate()
+    legs = legs_in_country(country_code=country_code, first_day=day, last_day=day, cities=[city] if city else None)
+    if travelers is not None:
+        legs = legs.filter(trip__traveler__in=travelers)
+    fields = [lookup for lookup, _name in CRISIS_LIST_COLUMNS]
+    rows = legs.order_by("trip__traveler__full_name", "trip__traveler_id", "start_date").values(*fields)
+    return [{name: row[lookup] for lookup, name in CRISIS_LIST_COLUMNS} for row in rows]
+
+
+def leg_exists(
+    *,
+    link: str = "trip__traveler_id",
+    outer: str = "pk",
+    country_codes: set[str] | None = None,
+    country_code: str | None = None,
+    city: str | None = None,
+    on: date | None = None,
+) -> Exists:
+    """EXISTS(a leg whose `link` equals OuterRef(`outer`), in these countries / this country, city and day).
+
+    One EXISTS for all the conditions, so "in Armenia on 10 December" means one leg that is both. `link` is
+    "trip__traveler_id" from a traveler, "trip_id" from a trip."""
+    legs = TripLeg.objects.filter(**{link: OuterRef(outer)})
+    if country_codes is not None:
+        legs = legs.filter(country_id__in=country_codes)
+    if country_code:
+        legs = legs.filter(country_id=country_code.upper())
+    if city:
+        legs = legs.filter(Exists(TripLegCity.objects.filter(leg_id=OuterRef("pk"), name=city.strip().casefold())))
+    if on:
+        legs = legs.filter(start_date__lte=on, end_date__gte=on)
+    return Exists(legs)
