@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db.models import (
@@ -33,8 +32,9 @@ from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from callbacks.hours import add_open_minutes, minutes_between, next_opening
+from callbacks.hours import add_open_minutes, minutes_between
 from callbacks.models import PRIORITY_URGENT, WAITING_STATUSES, CallbackAttempt, CallbackRequest, Outcome, Status
+from countries.hours import hours_state
 from travelers.models import Traveler
 
 HANDLING_SAMPLE = 20
@@ -105,8 +105,8 @@ def callback_requests_of_traveler(*, traveler: Traveler) -> QuerySet[CallbackReq
 class QueueEstimate:
     position: int | None
     estimated_wait_minutes: int | None
-    mission_open: bool
-    mission_opens_at: dt.datetime | None  # in the mission's time zone; None when open now
+    mission_open: bool | None  # None: the mission publishes no opening hours
+    mission_opens_at: dt.datetime | None  # when closed: the next opening, in the mission's time zone
 
     @property
     def mission_opens_at_utc(self) -> dt.datetime | None:
@@ -117,15 +117,15 @@ def queue_estimate(request: CallbackRequest, *, now: dt.datetime | None = None) 
     """Position and wait of a request annotated by `with_queue_figures` (its mission loaded)."""
     now = now or timezone.now()
     mission = request.mission
-    opens = next_opening(mission.opening_hours, mission.time_zone, now)
-    opens_local = opens.astimezone(ZoneInfo(mission.time_zone)) if opens else None
+    hours = hours_state(mission.opening_hours, mission.time_zone, now)
+    opens_at = hours.opens_at if hours.open_now is False else None
     if request.status not in WAITING_STATUSES:
-        return QueueEstimate(None, None, opens is None, opens_local)
+        return QueueEstimate(None, None, hours.open_now, opens_at)
     position = request.queue_ahead or 0
     handling = request.handling_seconds / 60 if request.handling_seconds else settings.CALLBACK_DEFAULT_HANDLING_MINUTES
     start = max(now, request.available_at)
     called_at = add_open_minutes(mission.opening_hours, mission.time_zone, start, position * handling)
-    return QueueEstimate(position, minutes_between(now, called_at), opens is None, opens_local)
+    return QueueEstimate(position, minutes_between(now, called_at), hours.open_now, opens_at)
 
 
 def callback_queue_counts(*, mission_ids: set[int] | None) -> dict[int, dict[str, int]]:

@@ -80,7 +80,9 @@ class CallbackRequestOutputSerializer(serializers.ModelSerializer):
         allow_null=True,
         help_text="Minutes until a diplomat is expected to call, counted in the mission's open hours",
     )
-    mission_open = serializers.BooleanField(source="estimate.mission_open")
+    mission_open = serializers.BooleanField(
+        source="estimate.mission_open", allow_null=True, help_text="null: the mission publishes no opening hours"
+    )
     mission_opens_at = LocalDateTimeField(
         source="estimate.mission_opens_at", help_text="When closed: the next opening in the mission's local time"
     )

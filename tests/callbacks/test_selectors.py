@@ -188,12 +188,12 @@ def test_the_same_instant_is_open_in_one_time_zone_and_closed_in_another(launch_
     assert result.mission_opens_at.isoformat() == "2026-03-04T09:00:00+07:00"
 
 
-def test_a_mission_without_published_hours_counts_as_open(armenia):
+def test_a_mission_without_published_hours_is_worked_as_if_open(armenia):
     mission = MissionFactory(country=armenia, opening_hours={})
     now = dt.datetime(2026, 3, 8, 3, 0, tzinfo=UTC)  # Sunday night
     queued(mission, now - dt.timedelta(minutes=1))
     result = estimate(queued(mission, now), now)
-    assert (result.mission_open, result.estimated_wait_minutes) == (True, 10)
+    assert (result.mission_open, result.mission_opens_at, result.estimated_wait_minutes) == (None, None, 10)
 
 
 def test_estimates_follow_a_frozen_wall_clock(embassy):
