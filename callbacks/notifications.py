@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 
-from django.utils import translation
+from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy
 
 from callbacks.models import Status
@@ -33,24 +34,31 @@ PUSH_TEXTS = {
 }
 
 
+# A "taken" notice is pointless once the call has happened; a closing notice can wait for a phone that is off.
+PUSH_TTL = {Status.IN_PROGRESS: dt.timedelta(hours=1)}
+DEFAULT_PUSH_TTL = dt.timedelta(days=1)
+
+
 def callback_push_status(*, request_ids: list[int], status: str) -> list[int]:
     """Tell the travelers of these requests, on each of their active devices, that the request changed.
 
     The payload carries the request id, its status and a generic text in the device's language: no name,
     phone, place or message (push providers are foreign processors). The collapse id is per request, so a
     repeated or superseded notice replaces the earlier one on the phone. Returns the request ids whose
-    delivery should be retried (the provider asked to); dead tokens are deactivated.
+    delivery should be retried (the provider asked to). Dead tokens deactivate their device, unless the
+    device registered again after the provider learnt the token was dead (APNs `invalid_since`).
     """
     title, body = PUSH_TEXTS[status]
     devices = list(
         Device.objects.filter(traveler__callback_requests__id__in=request_ids, is_active=True).values_list(
-            "id", "platform", "token", "locale", "traveler__callback_requests__id"
+            "id", "platform", "token", "locale", "last_seen_at", "traveler__callback_requests__id"
         )
     )
     if not devices:
         return []
+    expires_at = timezone.now() + PUSH_TTL.get(status, DEFAULT_PUSH_TTL)
     messages = []
-    for _device_id, platform, token, locale, request_id in devices:
+    for _device_id, platform, token, locale, _seen, request_id in devices:
         with translation.override(locale):
             messages.append(
                 PushMessage(
@@ -60,17 +68,21 @@ def callback_push_status(*, request_ids: list[int], status: str) -> list[int]:
                     title=str(title),
                     body=str(body),
                     data={"type": "callback", "callback_id": str(request_id), "status": str(status)},
+                    expires_at=expires_at,
                 )
             )
     results = get_backend().send_batch(messages)
     dead, retry = [], set()
-    for (device_id, *_rest, request_id), result in zip(devices, results, strict=True):
+    for (device_id, _platform, _token, _locale, seen, request_id), result in zip(devices, results, strict=True):
         if result.status == PushStatus.INVALID_TOKEN:
-            dead.append(device_id)
+            if result.invalid_since is None or seen < result.invalid_since:
+                dead.append(device_id)
         elif result.status == PushStatus.RETRY:
             retry.add(request_id)
         elif result.status == PushStatus.FAILED:
             logger.warning("call-back push to device %s failed: %s", device_id, result.error)
     if dead:
-        Device.objects.filter(pk__in=dead).update(is_active=False, deactivated_reason="invalid_token")
+        Device.objects.filter(pk__in=dead, is_active=True).update(
+            is_active=False, deactivated_reason="push provider: token unregistered or invalid"
+        )
     return sorted(retry)

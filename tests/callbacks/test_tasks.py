@@ -90,6 +90,7 @@ def test_claim_pushes_to_every_active_device_of_the_traveler_after_commit(
     for message in outbox:
         assert message.data == {"type": "callback", "callback_id": str(request.pk), "status": "in_progress"}
         assert message.collapse_id == f"callback-{request.pk}"
+        assert message.expires_at is not None
         assert_no_personal_data(message, request)
 
 
@@ -163,12 +164,13 @@ class ScriptedBackend:
     """A provider double at the backend interface: answers by token prefix (dead-*, busy-*, else sent)."""
 
     sent: list = []
+    invalid_since = None
 
     def send_batch(self, messages):
         ScriptedBackend.sent.extend(messages)
         return [
-            PushResult(PushStatus.INVALID_TOKEN)
-            if m.token.startswith("dead-")
+            PushResult(PushStatus.INVALID_TOKEN, invalid_since=self.invalid_since)
+            if m.token.startswith(("dead-", "stale-"))
             else PushResult(PushStatus.RETRY, retry_after=1)
             if m.token.startswith("busy-")
             else PushResult(PushStatus.SENT)
@@ -192,8 +194,20 @@ def test_dead_tokens_are_deactivated(embassy, scripted):
     tasks.push_status_update.apply(args=[[request.pk], "completed"]).get()
     dead.refresh_from_db()
     alive.refresh_from_db()
-    assert (dead.is_active, dead.deactivated_reason) == (False, "invalid_token")
+    assert (dead.is_active, dead.deactivated_reason) == (False, "push provider: token unregistered or invalid")
     assert alive.is_active
+
+
+def test_a_token_registered_again_after_it_died_is_kept(embassy, scripted):
+    request = CallbackRequestFactory(mission=embassy, country=embassy.country)
+    device = DeviceFactory(traveler=request.traveler, token="stale-1")
+    ScriptedBackend.invalid_since = device.last_seen_at - dt.timedelta(minutes=1)
+    try:
+        tasks.push_status_update.apply(args=[[request.pk], "completed"]).get()
+    finally:
+        ScriptedBackend.invalid_since = None
+    device.refresh_from_db()
+    assert device.is_active
 
 
 def test_transient_failures_are_retried_for_those_requests_only(embassy, scripted):
