@@ -185,6 +185,9 @@ class Delivery(models.Model):
     attempts = models.PositiveSmallIntegerField(default=0)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     leased_until = models.DateTimeField(null=True, blank=True)
+    # The Celery task that holds the lease: a redelivery of the same message (its worker died) takes its rows
+    # back at once instead of waiting for the lease to run out.
+    lease_owner = models.UUIDField(null=True, blank=True)
     last_error = models.CharField(max_length=200, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
 

@@ -31,14 +31,17 @@ def fanout_start(alert_id: int) -> int:
 
 
 @shared_task(
+    bind=True,
     name="alerts.tasks.send_batch",
     acks_late=True,
     soft_time_limit=BATCH_SOFT_LIMIT,
     time_limit=BATCH_SOFT_LIMIT + 5,
     **DB_RETRY,
 )
-def send_batch(alert_id: int, first_id: int, last_id: int) -> int:
-    return services.delivery_batch_send(alert_id=alert_id, first_id=first_id, last_id=last_id).sent
+def send_batch(self, alert_id: int, first_id: int, last_id: int) -> int:
+    return services.delivery_batch_send(
+        alert_id=alert_id, first_id=first_id, last_id=last_id, owner=self.request.id
+    ).sent
 
 
 @shared_task(name="alerts.tasks.publish_due", acks_late=True, expires=25)

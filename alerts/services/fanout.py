@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import random
 import time
+import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -66,9 +67,11 @@ def enqueue_ranges(*, alert_id: int, ranges: list[tuple[int, int]]) -> None:
     if not ranges:
         return
     task = _send_batch_task()
-    from celery import current_app
-
-    with current_app.producer_or_acquire() as producer:
+    if task.app.conf.task_always_eager:  # development without a broker: run in-process
+        for first_id, last_id in ranges:
+            task.apply_async((alert_id, first_id, last_id))
+        return
+    with task.app.producer_or_acquire() as producer:
         for first_id, last_id in ranges:
             task.apply_async((alert_id, first_id, last_id), producer=producer)
 
@@ -106,15 +109,24 @@ class _Claimed:
     attempts: int
 
 
-def _claim(*, alert_id: int, first_id: int, last_id: int, now: datetime) -> list[_Claimed]:
+def _claim(*, alert_id: int, first_id: int, last_id: int, now: datetime, owner: str | None) -> list[_Claimed]:
+    """Take the open, due rows of the range whose lease is free, or held by this very message (redelivered
+    after its worker died: same task id). One statement; concurrent claimers never get the same row."""
     lease = now + timedelta(seconds=settings.ALERT_LEASE_SECONDS)
     sql = (
-        f"UPDATE {_TABLE} SET leased_until = %s, attempts = attempts + 1 "  # noqa: S608 — fixed SQL, values are parameters
+        f"UPDATE {_TABLE} SET leased_until = %s, lease_owner = %s, attempts = attempts + 1 "  # noqa: S608 — fixed SQL, values are parameters
         f"WHERE alert_id = %s AND id BETWEEN %s AND %s AND status IN ({', '.join(['%s'] * len(_OPEN))}) "
-        "AND (next_attempt_at IS NULL OR next_attempt_at <= %s) AND (leased_until IS NULL OR leased_until < %s) "
+        "AND (next_attempt_at IS NULL OR next_attempt_at <= %s) "
+        "AND (leased_until IS NULL OR leased_until < %s OR lease_owner = %s) "
         "AND attempts < %s RETURNING id, device_id, attempts"
     )
-    params = [_db(lease), alert_id, first_id, last_id, *_OPEN, _db(now), _db(now), settings.ALERT_MAX_ATTEMPTS]
+    owner_value = Delivery._meta.get_field("lease_owner").get_db_prep_value(
+        uuid.UUID(owner) if owner else None, connection
+    )
+    params = [
+        _db(lease), owner_value, alert_id, first_id, last_id, *_OPEN, _db(now), _db(now), owner_value,
+        settings.ALERT_MAX_ATTEMPTS,
+    ]  # fmt: skip
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(sql, params)
         return [_Claimed(*row) for row in cursor.fetchall()]
@@ -172,12 +184,17 @@ def _record(*, sent_ids: list[int], others: list[Delivery], deactivate_ids: list
         open_rows = Delivery.objects.filter(status__in=OPEN_DELIVERY_STATUSES)
         if sent_ids:
             open_rows.filter(pk__in=sent_ids).update(
-                status=DeliveryStatus.SENT, sent_at=now, leased_until=None, next_attempt_at=None, last_error=""
+                status=DeliveryStatus.SENT,
+                sent_at=now,
+                leased_until=None,
+                lease_owner=None,
+                next_attempt_at=None,
+                last_error="",
             )
         if others:
             for row in others:
-                row.leased_until = None
-            open_rows.bulk_update(others, ["status", "last_error", "next_attempt_at", "leased_until"])
+                row.leased_until = row.lease_owner = None
+            open_rows.bulk_update(others, ["status", "last_error", "next_attempt_at", "leased_until", "lease_owner"])
         if deactivate_ids:
             deactivated = Device.objects.filter(pk__in=deactivate_ids, is_active=True).update(
                 is_active=False, deactivated_reason="push provider: token unregistered or invalid"
@@ -214,14 +231,15 @@ def _progress(*, alert_id: int, now: datetime) -> None:
     )
 
 
-def delivery_batch_send(*, alert_id: int, first_id: int, last_id: int) -> BatchReport:
-    """Send the open deliveries of one id range of one alert, and record what happened to each."""
+def delivery_batch_send(*, alert_id: int, first_id: int, last_id: int, owner: str | None = None) -> BatchReport:
+    """Send the open deliveries of one id range of one alert, and record what happened to each. `owner` is
+    the id of the Celery message running it (its redelivery may take back the rows it had claimed)."""
     report = BatchReport()
     alert = Alert.objects.filter(pk=alert_id).first()
     if alert is None or alert.status != AlertStatus.SENDING:
         return report
     now = timezone.now()
-    claimed = _claim(alert_id=alert_id, first_id=first_id, last_id=last_id, now=now)
+    claimed = _claim(alert_id=alert_id, first_id=first_id, last_id=last_id, now=now, owner=owner)
     report.claimed = len(claimed)
     if not claimed:
         return report

@@ -3,6 +3,7 @@ the fake FCM and APNs servers over real HTTP/2; the pure bookkeeping tests use t
 
 import datetime as dt
 import json
+import uuid
 
 import pytest
 from django.db import connection
@@ -124,6 +125,22 @@ def test_rows_of_a_lost_batch_are_taken_again_when_the_lease_runs_out(staff, arm
     assert _send_all(alert).sent == 2
     assert sorted(m.token for m in outbox) == sorted(d.token for d in devices)
     assert set(Delivery.objects.filter(alert=alert).values_list("attempts", flat=True)) == {2}
+
+
+def test_the_redelivered_message_of_a_killed_worker_takes_its_own_rows_back_at_once(staff, armenia, outbox):
+    travelers_in(armenia, 3)
+    alert = _publish(staff, armenia)
+    alert_id, first, last = _whole(alert)
+    message_id = "1b17aeca-bdf6-4e20-a07d-b3e9ade308d8"
+    lease = timezone.now() + dt.timedelta(seconds=60)
+    # The first run of this message claimed the rows, then its worker process was killed.
+    Delivery.objects.filter(alert=alert).update(leased_until=lease, lease_owner=message_id, attempts=1)
+    assert delivery_batch_send(alert_id=alert_id, first_id=first, last_id=last, owner=None).claimed == 0
+    other = delivery_batch_send(alert_id=alert_id, first_id=first, last_id=last, owner=str(uuid.uuid4()))
+    assert other.claimed == 0  # another message must wait for the lease
+    again = delivery_batch_send(alert_id=alert_id, first_id=first, last_id=last, owner=message_id)
+    assert (again.claimed, again.sent) == (3, 3)
+    assert Delivery.objects.filter(alert=alert, lease_owner__isnull=False).count() == 0
 
 
 def test_batch_of_a_cancelled_alert_sends_nothing(staff, armenia, outbox):
