@@ -123,3 +123,42 @@ class CallbackRequestOutputSerializer(serializers.ModelSerializer):
         if request.status == Status.NO_ANSWER:
             return serializers.DateTimeField().to_representation(request.available_at)
         return None
+
+
+# --- problem bodies, for the schema: the codes and extension members the app switches on --------------------------
+
+
+class CallbackProblemSerializer(serializers.Serializer):
+    type = serializers.URLField()
+    title = serializers.CharField()
+    status = serializers.IntegerField()
+    detail = serializers.CharField()
+    code = serializers.CharField()
+
+
+class CallbackCreateProblemSerializer(CallbackProblemSerializer):
+    """400: `country_not_found`, `callback_not_available` (with `available_countries`), `phone_not_verified`,
+    or a field validation code (`validation_error`, `invalid_choice`...)."""
+
+    errors = serializers.ListField(child=serializers.DictField(child=serializers.CharField()))
+    available_countries = serializers.ListField(
+        child=serializers.CharField(), required=False, help_text="callback_not_available: where call-backs exist"
+    )
+
+
+class CallbackAlreadyOpenProblemSerializer(CallbackProblemSerializer):
+    """409 `callback_already_open`."""
+
+    open_request_id = serializers.IntegerField(help_text="The traveler's open request")
+
+
+class CallbackLimitProblemSerializer(CallbackProblemSerializer):
+    """429 `callback_limit_reached` (also in the Retry-After header)."""
+
+    retry_after = serializers.IntegerField(help_text="Seconds until a new request is accepted")
+
+
+class CallbackNotCancellableProblemSerializer(CallbackProblemSerializer):
+    """409 `callback_not_cancellable`."""
+
+    request_status = serializers.ChoiceField(choices=Status.choices)

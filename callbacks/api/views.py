@@ -7,11 +7,19 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from callbacks.api.serializers import CallbackCreateInputSerializer, CallbackRequestOutputSerializer
+from callbacks.api.serializers import (
+    CallbackAlreadyOpenProblemSerializer,
+    CallbackCreateInputSerializer,
+    CallbackCreateProblemSerializer,
+    CallbackLimitProblemSerializer,
+    CallbackNotCancellableProblemSerializer,
+    CallbackProblemSerializer,
+    CallbackRequestOutputSerializer,
+)
 from callbacks.models import CallbackRequest
 from callbacks.selectors import callback_requests_of_traveler, queue_estimate
 from callbacks.services import callback_request_cancel, callback_request_create
-from core.exceptions import NotFoundError
+from core.exceptions import PROBLEM_CONTENT_TYPE, NotFoundError
 from core.pagination import PageNumberPagination
 
 
@@ -30,18 +38,28 @@ def _one(request: Request, pk: int) -> CallbackRequest:
 
 
 class CallbackRequestListCreateView(APIView):
-    """The signed-in traveler's call-back requests: list them, or ask for a call from a diplomat."""
+    pagination_class = PageNumberPagination
 
-    @extend_schema(operation_id="callbacks_list", responses=CallbackRequestOutputSerializer(many=True))
+    @extend_schema(
+        operation_id="callbacks_list",
+        summary="The traveler's own call-back requests, newest first",
+        responses=CallbackRequestOutputSerializer(many=True),
+    )
     def get(self, request: Request) -> Response:
-        paginator = PageNumberPagination()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(callback_requests_of_traveler(traveler=request.user), request, view=self)
         return paginator.get_paginated_response(CallbackRequestOutputSerializer(_with_estimates(page), many=True).data)
 
     @extend_schema(
         operation_id="callbacks_create",
+        summary="Ask a diplomat to call (only in countries with call-backs)",
         request=CallbackCreateInputSerializer,
-        responses={201: CallbackRequestOutputSerializer},
+        responses={
+            201: CallbackRequestOutputSerializer,
+            (400, PROBLEM_CONTENT_TYPE): CallbackCreateProblemSerializer,
+            (409, PROBLEM_CONTENT_TYPE): CallbackAlreadyOpenProblemSerializer,
+            (429, PROBLEM_CONTENT_TYPE): CallbackLimitProblemSerializer,
+        },
     )
     def post(self, request: Request) -> Response:
         data = CallbackCreateInputSerializer(data=request.data)
@@ -51,13 +69,26 @@ class CallbackRequestListCreateView(APIView):
 
 
 class CallbackRequestDetailView(APIView):
-    @extend_schema(operation_id="callbacks_retrieve", responses=CallbackRequestOutputSerializer)
+    @extend_schema(
+        operation_id="callbacks_retrieve",
+        summary="One of the traveler's requests: status, position, estimated wait, calls, outcome",
+        responses={200: CallbackRequestOutputSerializer, (404, PROBLEM_CONTENT_TYPE): CallbackProblemSerializer},
+    )
     def get(self, request: Request, pk: int) -> Response:
         return Response(CallbackRequestOutputSerializer(_one(request, pk)).data)
 
 
 class CallbackRequestCancelView(APIView):
-    @extend_schema(operation_id="callbacks_cancel", request=None, responses=CallbackRequestOutputSerializer)
+    @extend_schema(
+        operation_id="callbacks_cancel",
+        summary="Withdraw a waiting request (again: no change)",
+        request=None,
+        responses={
+            200: CallbackRequestOutputSerializer,
+            (404, PROBLEM_CONTENT_TYPE): CallbackProblemSerializer,
+            (409, PROBLEM_CONTENT_TYPE): CallbackNotCancellableProblemSerializer,
+        },
+    )
     def post(self, request: Request, pk: int) -> Response:
         callback_request_cancel(traveler=request.user, request_id=pk)
         return Response(CallbackRequestOutputSerializer(_one(request, pk)).data)

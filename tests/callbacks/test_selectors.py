@@ -201,3 +201,17 @@ def test_estimates_follow_a_frozen_wall_clock(embassy):
         mine = queued(embassy, dt.datetime(2026, 3, 3, 15, 0, tzinfo=UTC))
         fresh = with_queue_figures(CallbackRequest.objects.select_related("mission")).get(pk=mine.pk)
         assert queue_estimate(fresh).estimated_wait_minutes == 13 * 60
+
+
+def test_the_travelers_data_export_carries_their_requests_and_calls(embassy, staff):
+    from travelers.services import traveler_export
+
+    request = queued(embassy, TUE_NOON_YEREVAN, message="Lost passport", city="Gyumri")
+    CallbackAttemptFactory(request=request, staff=staff, outcome="no_answer", note="voicemail")
+    CallbackRequestFactory(mission=embassy, country=embassy.country)  # someone else's
+    section = traveler_export(traveler=request.traveler)["callback_requests"]
+    assert len(section) == 1
+    assert section[0]["id"] == request.pk
+    assert (section[0]["message"], section[0]["city"], section[0]["country"]) == ("Lost passport", "Gyumri", "AM")
+    assert [(c["outcome"], c["note"]) for c in section[0]["calls"]] == [("no_answer", "voicemail")]
+    assert "claimed_by" not in section[0]
