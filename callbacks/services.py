@@ -1,8 +1,8 @@
 """Writes and rules of the call-back queue. The API, the staff panel and the tasks only call these.
 
 The rule "call-backs only in the countries that offer them" lives in `callback_request_create` and nowhere
-else. The claim is one `SELECT ... FOR UPDATE SKIP LOCKED` in queue order, so two staff members taking the
-next request at the same moment always get different requests and no waiting request is passed over.
+else. The claim is one `UPDATE ... WHERE id = (SELECT ... FOR UPDATE SKIP LOCKED)` in queue order, so two staff
+members taking the next request at the same moment always get different requests and none is passed over.
 """
 
 from __future__ import annotations
@@ -43,14 +43,16 @@ LIMIT_WINDOW = dt.timedelta(hours=24)
 # --- Traveler side -------------------------------------------------------------------------------------------
 
 
-def _not_available(country: Country | None) -> ApplicationError:
+def _not_available(country: Country, *, no_mission: bool = False) -> ApplicationError:
     """400 callback_not_available, naming (from the database, in the active language) where call-backs exist."""
-    available = list(Country.objects.filter(callbacks_enabled=True).order_by("code").values_list("code", flat=True))
+    enabled = Country.objects.filter(callbacks_enabled=True).exclude(code=country.code)
+    available = list(enabled.order_by("code").values_list("code", flat=True))
     names = ", ".join(sorted(str(countries.name(code)) for code in available))
-    if country is None:
-        detail = _("No mission takes call-back requests in this country at the moment.")
+    if no_mission:
+        detail = _("No mission takes call-back requests in %(country)s at the moment.")
     else:
-        detail = _("Call-backs from a diplomat are not available in %(country)s.") % {"country": country.code.name}
+        detail = _("Call-backs from a diplomat are not available in %(country)s.")
+    detail %= {"country": country.code.name}
     if names:  # two sentences, each translated on its own
         detail = f"{detail} {_('They are available in: %(countries)s.') % {'countries': names}}"
     return ApplicationError(
@@ -119,7 +121,7 @@ def callback_request_create(
     places = {city} if city.strip() else _traveler_places(traveler=traveler, country=found, today=now.date())
     mission = callback_queue_mission(country=found, places=places)
     if mission is None:
-        raise _not_available(None)
+        raise _not_available(found, no_mission=True)
     if phone and not _phone_is_verified(traveler=traveler, phone=phone):
         raise ApplicationError(
             _("We can only call the phone number you signed in with."), code="phone_not_verified", field="phone"
