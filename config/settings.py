@@ -187,6 +187,13 @@ SPECTACULAR_SETTINGS = {
     "SCHEMA_PATH_PREFIX": r"/api/v1",
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "SERVE_AUTHENTICATION": [],
+    # Every operation documents its problem+json error responses (core/schema.py).
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "core.schema.problem_responses"],
+    "ENUM_NAME_OVERRIDES": {
+        "MissionKindEnum": "countries.models.MissionKind",
+        "SectionKindEnum": "countries.models.SectionKind",
+        "AdvisoryIndicatorEnum": "countries.models.AdvisoryIndicator",
+    },
 }
 
 # Celery: Redis broker when configured; otherwise tasks run in-process (development only).
@@ -219,6 +226,7 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     "alerts-self-check": {"task": "alerts.tasks.self_check", "schedule": timedelta(minutes=5)},
     "callbacks-requeue-due": {"task": "callbacks.tasks.requeue_due", "schedule": timedelta(seconds=60)},
     "callbacks-expire-stale": {"task": "callbacks.tasks.expire_stale", "schedule": timedelta(minutes=5)},
+    "callbacks-send-notices": {"task": "callbacks.tasks.send_notices", "schedule": timedelta(seconds=60)},
 }
 
 # Countries: longest time a rendered country pack stays cached (also bounded by the missions' next opening
