@@ -7,6 +7,7 @@ import pytest
 import redis
 from django.conf import settings
 from django.core.cache import cache
+from django.core.exceptions import ImproperlyConfigured
 from rest_framework.test import APIRequestFactory
 
 from travelers.api.throttles import SlotRateThrottle
@@ -124,3 +125,11 @@ def test_concurrent_requests_never_exceed_the_limit(attempt):
     for thread in threads:
         thread.join()
     assert results.count(True) == 5
+
+
+def test_slot_counts_are_bounded():
+    class TooMany(TwoPerSecond):
+        rate = "5000/h"
+
+    with pytest.raises(ImproperlyConfigured):
+        TooMany()

@@ -12,12 +12,22 @@ from __future__ import annotations
 import hashlib
 import math
 
+from django.core.exceptions import ImproperlyConfigured
 from rest_framework.throttling import SimpleRateThrottle
 
 from travelers.api.serializers import phone_e164
 
+MAX_SLOTS = 1000  # one multi-get of this many keys per request is still well under a millisecond in Redis
+
 
 class SlotRateThrottle(SimpleRateThrottle):
+    def __init__(self) -> None:
+        super().__init__()
+        if self.num_requests is not None and self.num_requests > MAX_SLOTS:
+            raise ImproperlyConfigured(
+                f"{type(self).__name__}: at most {MAX_SLOTS} requests per window (got {self.rate})."
+            )
+
     def _slot_keys(self) -> list[str]:
         return [f"{self.key}:{slot}" for slot in range(self.num_requests)]
 
