@@ -12,7 +12,8 @@ from travelers.models import Device, DeviceSubscription, Traveler, Trip, TripLeg
 
 
 def _normalised_cities(cities: list[str] | None) -> list[str]:
-    return sorted({city.strip().casefold() for city in cities or [] if city and city.strip()})
+    """The form TripLegCity stores: inner spaces collapsed, case-folded (as travelers.services.trips writes it)."""
+    return sorted({" ".join(city.split()).casefold() for city in cities or [] if city and city.strip()})
 
 
 def legs_in_country(*, country_code: str, first_day: date, last_day: date, cities: list[str] | None = None):
@@ -104,7 +105,8 @@ def leg_exists(
     if country_code:
         legs = legs.filter(country_id=country_code.upper())
     if city:
-        legs = legs.filter(Exists(TripLegCity.objects.filter(leg_id=OuterRef("pk"), name=city.strip().casefold())))
+        names = _normalised_cities([city])
+        legs = legs.filter(Exists(TripLegCity.objects.filter(leg_id=OuterRef("pk"), name__in=names)))
     if on:
         legs = legs.filter(start_date__lte=on, end_date__gte=on)
     return Exists(legs)

@@ -86,6 +86,19 @@ def test_cities_case_insensitive():
     assert audience(cities=[]) == {yerevan.pk, gyumri.pk, no_city.pk}
 
 
+def test_city_spacing_does_not_matter(traveler):
+    from travelers.services import LegInput, trip_register
+
+    trip_register(
+        traveler=traveler,
+        legs=[LegInput(country="AM", start_date=TODAY, end_date=on(2), cities=["  Nor   Nork "])],
+    )
+    device = DeviceFactory(traveler=traveler)
+    with time_machine.travel(NOW, tick=False):
+        assert audience(cities=["nor nork"]) == {device.pk}
+        assert audience(cities=["NOR  NORK"]) == {device.pk}
+
+
 def test_subscriptions_hear_their_country_whatever_the_city():
     anonymous = DeviceFactory(traveler=None, subscriptions=["AM", "US"])
     DeviceFactory(traveler=None, subscriptions=["GE"])
