@@ -34,6 +34,12 @@ def client_for(traveler) -> APIClient:
 
 
 @pytest.fixture
+def make_client(db):
+    """`make_client(traveler)`: an API client signed in as that traveler."""
+    return client_for
+
+
+@pytest.fixture
 def other_client(db):
     """A second signed-in traveler (B), for "A cannot see B's objects"."""
     return client_for(TravelerFactory())

@@ -7,6 +7,7 @@ from django.apps import apps
 from django.contrib.admin.models import CHANGE, LogEntry
 from django.contrib.contenttypes.models import ContentType
 from django.db import connection, models
+from django.utils import timezone
 
 from tests.factories.alerts import DeliveryFactory, SafetyReplyFactory
 from tests.factories.callbacks import CallbackAttemptFactory, CallbackRequestFactory
@@ -68,7 +69,7 @@ def rich_traveler(countries):
         emergency_contact_phone=CONTACT_PHONE,
         emergency_contact_relation="brother",
     )
-    today = dt.date.today()  # noqa: DTZ011 - dates only
+    today = timezone.localdate()
     trip = TripFactory(
         traveler=traveler,
         accommodation=f"Room 12, guest of {NAME}",
@@ -98,10 +99,8 @@ def rich_traveler(countries):
     return {"traveler": traveler, "trip": trip, "device": device, "tokens": pair}
 
 
-def test_export_holds_everything(rich_traveler):
-    from tests.travelers.conftest import client_for
-
-    client = client_for(rich_traveler["traveler"])
+def test_export_holds_everything(rich_traveler, make_client):
+    client = make_client(rich_traveler["traveler"])
     response = client.get("/api/v1/me/export/")
     assert response.status_code == 200
     data = response.json()
@@ -162,13 +161,11 @@ def tables_containing(*needles: str) -> list[str]:
     return hits
 
 
-def test_erasure_leaves_no_trace_in_any_table(rich_traveler):
-    from tests.travelers.conftest import client_for
-
+def test_erasure_leaves_no_trace_in_any_table(rich_traveler, make_client):
     needles = (PHONE, PHONE.lstrip("+"), NAME, EMAIL, CONTACT_PHONE, "Olga Quackenbush", "zq-push-token")
     assert len(text_columns()) > 50
     assert tables_containing(*needles)  # the scan does find them before
-    client = client_for(rich_traveler["traveler"])
+    client = make_client(rich_traveler["traveler"])
     assert client.delete("/api/v1/me/").status_code == 204
     assert tables_containing(*needles) == []
     assert not Traveler.objects.exists()
@@ -177,10 +174,8 @@ def test_erasure_leaves_no_trace_in_any_table(rich_traveler):
     assert not AuthToken.objects.exists()
 
 
-def test_tokens_stop_working_at_once_after_erasure(rich_traveler, api_client):
-    from tests.travelers.conftest import client_for
-
-    client = client_for(rich_traveler["traveler"])
+def test_tokens_stop_working_at_once_after_erasure(rich_traveler, api_client, make_client):
+    client = make_client(rich_traveler["traveler"])
     other = rich_traveler["tokens"]
     assert client.delete("/api/v1/me/").status_code == 204
     assert client.get("/api/v1/me/").status_code == 401
@@ -191,13 +186,11 @@ def test_tokens_stop_working_at_once_after_erasure(rich_traveler, api_client):
     assert api_client.post("/api/v1/auth/refresh/", {"refresh": other.refresh}, format="json").status_code == 401
 
 
-def test_erasure_leaves_other_travelers_alone(rich_traveler):
-    from tests.travelers.conftest import client_for
-
+def test_erasure_leaves_other_travelers_alone(rich_traveler, make_client):
     other = TravelerFactory()
     TripFactory(traveler=other)
     DeviceFactory(traveler=other)
-    assert client_for(rich_traveler["traveler"]).delete("/api/v1/me/").status_code == 204
+    assert make_client(rich_traveler["traveler"]).delete("/api/v1/me/").status_code == 204
     assert Traveler.objects.get() == other
     assert Trip.objects.filter(traveler=other).count() == 1
     assert Device.objects.filter(traveler=other).count() == 1
