@@ -23,6 +23,7 @@ class CallbacksConfig(AppConfig):
                 "priority": "derived from the topic",
                 "available_at": "the queue's scheduling state",
                 "claimed_by": "the staff member handling it (staff data, not the traveler's)",
+                "push_pending": "delivery bookkeeping of the push notices",
             },
         )
         personal_data_register(

@@ -6,6 +6,9 @@ request and never changes, so a request re-queued after an unanswered call keeps
 holds it back after an unanswered call (the retry delay): a request is claimable when it is waiting
 (queued or no_answer) and `available_at` has passed.
 
+A change the traveler hears about (taken, closed) sets `push_pending` in the same statement: the row is
+the outbox, and the push goes out after the commit (see callbacks.notifications).
+
 No copy of the traveler's phone or name lives here: staff read them through the traveler foreign key, and
 erasing the traveler deletes their requests and attempts by cascade.
 """
@@ -96,6 +99,12 @@ class CallbackRequest(models.Model):
     closed_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0, help_text="Calls made (released claims not counted)")
     outcome = models.CharField(max_length=12, choices=Outcome.choices, blank=True, help_text="Of the last call")
+    push_pending = models.CharField(
+        max_length=12,
+        choices=Status.choices,
+        blank=True,
+        help_text="A status still to be pushed to the traveler (set with the change, cleared once sent)",
+    )
 
     class Meta:
         ordering = ["priority", "queued_at", "id"]
@@ -122,6 +131,7 @@ class CallbackRequest(models.Model):
             ),
             models.Index(fields=["queued_at"], condition=Q(status__in=WAITING_STATUSES), name="callback_waiting_age"),
             models.Index(fields=["traveler", "-queued_at"], name="callback_traveler_recent"),
+            models.Index(fields=["id"], condition=~Q(push_pending=""), name="callback_push_pending"),
         ]
 
     def __str__(self) -> str:

@@ -1,4 +1,10 @@
-"""Push notices to the traveler when a diplomat takes their call-back request and when it is closed."""
+"""Push notices to the traveler when a diplomat takes their call-back request and when it is closed.
+
+The request row is the outbox: the service that takes or closes a request sets `push_pending` in the same
+statement, and `callback_notices_send` (the `send_notices` task: kicked after the commit, and a periodic
+sweep) pushes whatever is pending. Nothing is lost when the broker or a worker is down, and a surge of
+claims costs one task per second per process, not one per claim.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +14,7 @@ import logging
 from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy
 
-from callbacks.models import Status
+from callbacks.models import CallbackRequest, Status
 from travelers.models import Device
 from travelers.push import PushMessage, PushStatus, get_backend
 
@@ -37,43 +43,88 @@ PUSH_TEXTS = {
 # A "taken" notice is pointless once the call has happened; a closing notice can wait for a phone that is off.
 PUSH_TTL = {Status.IN_PROGRESS: dt.timedelta(hours=1)}
 DEFAULT_PUSH_TTL = dt.timedelta(days=1)
+BATCH = 500
 
 
-def callback_push_status(*, request_ids: list[int], status: str) -> list[int]:
-    """Tell the travelers of these requests, on each of their active devices, that the request changed.
+def _changed_at(request: dict) -> dt.datetime | None:
+    return request["claimed_at"] if request["push_pending"] == Status.IN_PROGRESS else request["closed_at"]
+
+
+def _fresh(request: dict, now: dt.datetime) -> bool:
+    changed = _changed_at(request)
+    return changed is not None and now - changed < PUSH_TTL.get(request["push_pending"], DEFAULT_PUSH_TTL)
+
+
+def callback_notices_send(*, batch_size: int = BATCH) -> int:
+    """Push every pending notice (`push_pending`) to the traveler's active devices; returns how many were sent.
 
     The payload carries the request id, its status and a generic text in the device's language: no name,
     phone, place or message (push providers are foreign processors). The collapse id is per request, so a
-    repeated or superseded notice replaces the earlier one on the phone. Returns the request ids whose
-    delivery should be retried (the provider asked to). Dead tokens deactivate their device, unless the
-    device registered again after the provider learnt the token was dead (APNs `invalid_since`).
+    repeated or superseded notice replaces the earlier one on the phone, which makes sending twice harmless.
+    A notice is cleared once sent, unless the request changed again meanwhile; one the provider asked to
+    retry stays pending for the next sweep; one older than its time to live is dropped. Dead tokens
+    deactivate their device, unless it registered again after the provider learnt the token was dead
+    (APNs `invalid_since`).
     """
-    title, body = PUSH_TEXTS[status]
+    sent = 0
+    after = 0
+    now = timezone.now()
+    while True:
+        pending = list(
+            CallbackRequest.objects.exclude(push_pending="")
+            .filter(id__gt=after)
+            .order_by("id")
+            .values("id", "traveler_id", "push_pending", "claimed_at", "closed_at")[:batch_size]
+        )
+        if not pending:
+            return sent
+        after = pending[-1]["id"]
+        live = [request for request in pending if _fresh(request, now)]
+        retry = _send(live)
+        sent += len(live) - len(retry)
+        done: dict[str, list[int]] = {}
+        for request in pending:
+            if request["id"] not in retry:
+                done.setdefault(request["push_pending"], []).append(request["id"])
+        for status, ids in done.items():  # only if unchanged since it was read
+            CallbackRequest.objects.filter(pk__in=ids, push_pending=status).update(push_pending="")
+        if len(pending) < batch_size:
+            return sent
+
+
+def _send(requests: list[dict]) -> set[int]:
+    """One batch to the push backend; returns the ids of the requests to try again."""
+    by_traveler: dict = {}
+    for request in requests:
+        by_traveler.setdefault(request["traveler_id"], []).append(request)
     devices = list(
-        Device.objects.filter(traveler__callback_requests__id__in=request_ids, is_active=True).values_list(
-            "id", "platform", "token", "locale", "last_seen_at", "traveler__callback_requests__id"
+        Device.objects.filter(traveler_id__in=by_traveler, is_active=True).values_list(
+            "id", "traveler_id", "platform", "token", "locale", "last_seen_at"
         )
     )
-    if not devices:
-        return []
-    expires_at = timezone.now() + PUSH_TTL.get(status, DEFAULT_PUSH_TTL)
-    messages = []
-    for _device_id, platform, token, locale, _seen, request_id in devices:
-        with translation.override(locale):
-            messages.append(
-                PushMessage(
-                    platform=platform,
-                    token=token,
-                    collapse_id=f"callback-{request_id}",
-                    title=str(title),
-                    body=str(body),
-                    data={"type": "callback", "callback_id": str(request_id), "status": str(status)},
-                    expires_at=expires_at,
+    targets, messages = [], []
+    for device_id, traveler_id, platform, token, locale, seen in devices:
+        for request in by_traveler[traveler_id]:
+            status = request["push_pending"]
+            title, body = PUSH_TEXTS[status]
+            with translation.override(locale):
+                messages.append(
+                    PushMessage(
+                        platform=platform,
+                        token=token,
+                        collapse_id=f"callback-{request['id']}",
+                        title=str(title),
+                        body=str(body),
+                        data={"type": "callback", "callback_id": str(request["id"]), "status": str(status)},
+                        expires_at=_changed_at(request) + PUSH_TTL.get(status, DEFAULT_PUSH_TTL),
+                    )
                 )
-            )
+            targets.append((device_id, seen, request["id"]))
+    if not messages:
+        return set()
     results = get_backend().send_batch(messages)
     dead, retry = [], set()
-    for (device_id, _platform, _token, _locale, seen, request_id), result in zip(devices, results, strict=True):
+    for (device_id, seen, request_id), result in zip(targets, results, strict=True):
         if result.status == PushStatus.INVALID_TOKEN:
             if result.invalid_since is None or seen < result.invalid_since:
                 dead.append(device_id)
@@ -85,4 +136,4 @@ def callback_push_status(*, request_ids: list[int], status: str) -> list[int]:
         Device.objects.filter(pk__in=dead, is_active=True).update(
             is_active=False, deactivated_reason="push provider: token unregistered or invalid"
         )
-    return sorted(retry)
+    return retry

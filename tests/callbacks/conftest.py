@@ -52,3 +52,13 @@ def outbox():
     simple.outbox.clear()
     yield simple.outbox
     simple.outbox.clear()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_notice_kick():
+    """Each test starts as a fresh process would: the next committed change kicks the notice sender."""
+    from callbacks import services
+
+    services._notice_kick["at"] = float("-inf")
+    yield
+    services._notice_kick["at"] = float("-inf")

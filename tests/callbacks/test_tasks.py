@@ -1,4 +1,5 @@
-"""Tasks: the push on claim and close (enqueued on commit to the real broker, then run), expiry, retries."""
+"""The traveler's push on claim and close (the row as outbox, a kick on commit to the real broker, a periodic
+sweep), expiry, provider answers, and a broker outage."""
 
 import base64
 import datetime as dt
@@ -7,13 +8,14 @@ import json
 import pytest
 import redis
 import time_machine
-from celery.exceptions import Retry
 from django.conf import settings
 from django.test import override_settings
+from django.utils import timezone
 
 from callbacks import tasks
 from callbacks.models import CallbackRequest, Outcome, Status
 from callbacks.services import (
+    NOTICE_BATCH_SECONDS,
     callback_attempt_record,
     callback_request_cancel,
     callback_request_claim_next,
@@ -36,21 +38,26 @@ def broker():
     client.delete(QUEUE)
 
 
-def enqueued(broker) -> list[tuple[str, list]]:
-    """The tasks waiting in the broker, oldest first, as (name, args)."""
+def enqueued(broker) -> list[tuple[str, list, str | None]]:
+    """The tasks waiting in the broker, oldest first, as (name, args, eta)."""
     out = []
     for raw in reversed(broker.lrange(QUEUE, 0, -1)):
         message = json.loads(raw)
         args, _kwargs, _embed = json.loads(base64.b64decode(message["body"]))
-        out.append((message["headers"]["task"], args))
+        out.append((message["headers"]["task"], args, message["headers"].get("eta")))
     return out
 
 
 def run_enqueued(broker) -> None:
-    for name, args in enqueued(broker):
-        assert name == "callbacks.tasks.push_status_update"
-        tasks.push_status_update.apply(args=args).get()
+    """Run what the broker holds, as a worker would."""
+    for name, args, _eta in enqueued(broker):
+        assert (name, args) == ("callbacks.tasks.send_notices", [])
+        tasks.send_notices.apply().get()
     broker.delete(QUEUE)
+
+
+def pending(request) -> str:
+    return CallbackRequest.objects.values_list("push_pending", flat=True).get(pk=request.pk)
 
 
 @pytest.fixture
@@ -75,12 +82,16 @@ def test_claim_pushes_to_every_active_device_of_the_traveler_after_commit(
     request = callback_request_create(
         traveler=caller, country="AM", topic="lost_documents", message="Lost my passport", city="Gyumri"
     )
-    with django_capture_on_commit_callbacks(execute=False) as pending:
+    with django_capture_on_commit_callbacks(execute=False) as commit_hooks:
         callback_request_claim_next(staff=staff, mission=embassy)
+    assert pending(request) == Status.IN_PROGRESS  # recorded with the claim, in the same statement
     assert enqueued(broker) == []  # nothing before the commit
-    for callback in pending:
-        callback()
-    assert enqueued(broker) == [("callbacks.tasks.push_status_update", [[request.pk], "in_progress"])]
+    kicked_at = timezone.now()
+    for hook in commit_hooks:
+        hook()
+    [(name, args, eta)] = enqueued(broker)
+    assert (name, args) == ("callbacks.tasks.send_notices", [])
+    assert dt.datetime.fromisoformat(eta) >= kicked_at + dt.timedelta(seconds=NOTICE_BATCH_SECONDS * 0.9)
     run_enqueued(broker)
 
     assert sorted(m.token for m in outbox) == ["tok-en", "tok-ru"]
@@ -92,76 +103,98 @@ def test_claim_pushes_to_every_active_device_of_the_traveler_after_commit(
         assert message.collapse_id == f"callback-{request.pk}"
         assert message.expires_at is not None
         assert_no_personal_data(message, request)
+    assert pending(request) == ""
+
+
+def test_a_burst_of_claims_is_one_task_that_sends_them_all(
+    embassy, staff, broker, outbox, django_capture_on_commit_callbacks
+):
+    requests = [CallbackRequestFactory(mission=embassy, country=embassy.country) for _ in range(5)]
+    for request in requests:
+        DeviceFactory(traveler=request.traveler)
+    for _ in requests:
+        with django_capture_on_commit_callbacks(execute=True):
+            callback_request_claim_next(staff=staff, mission=embassy)
+    assert len(enqueued(broker)) == 1
+    run_enqueued(broker)
+    assert sorted(int(m.data["callback_id"]) for m in outbox) == sorted(r.pk for r in requests)
 
 
 @pytest.mark.parametrize(
     ("outcomes", "status"),
     [(["completed"], "completed"), (["no_answer", "busy", "no_answer"], "unreachable")],
 )
-def test_closing_pushes_the_final_status(
-    caller, staff, embassy, broker, outbox, django_capture_on_commit_callbacks, outcomes, status
-):
+def test_closing_pushes_the_final_status(caller, staff, embassy, outbox, outcomes, status):
     request = callback_request_create(traveler=caller, country="AM", topic="other")
     for n, outcome in enumerate(outcomes):
-        with time_machine.travel(dt.datetime.now(tz=dt.UTC) + dt.timedelta(hours=n)):
+        with time_machine.travel(timezone.now() + dt.timedelta(hours=n)):
             taken = callback_request_claim_next(staff=staff, mission=embassy)
-            with django_capture_on_commit_callbacks(execute=True):
-                callback_attempt_record(request=taken, staff=staff, outcome=outcome)
-    run_enqueued(broker)
-    assert {m.data["status"] for m in outbox} == {status}
-    assert len(outbox) == 2
+            callback_attempt_record(request=taken, staff=staff, outcome=outcome)
+    assert pending(request) == status
+    assert tasks.send_notices.apply().get() == 1
+    assert [m.data["status"] for m in outbox] == [status, status]
     assert all(m.data["callback_id"] == str(request.pk) for m in outbox)
 
 
 @pytest.mark.parametrize("outcome", [Outcome.NO_ANSWER, Outcome.RELEASED])
-def test_no_push_while_the_request_stays_open(
-    caller, staff, embassy, broker, outcome, django_capture_on_commit_callbacks
-):
-    callback_request_create(traveler=caller, country="AM", topic="other")
-    taken = callback_request_claim_next(staff=staff, mission=embassy)
-    with django_capture_on_commit_callbacks(execute=True):
-        callback_attempt_record(request=taken, staff=staff, outcome=outcome)
-    assert enqueued(broker) == []
-
-
-def test_no_push_when_the_traveler_cancels(caller, broker, django_capture_on_commit_callbacks):
+def test_nothing_to_push_while_the_request_stays_open(caller, staff, embassy, outbox, outcome):
     request = callback_request_create(traveler=caller, country="AM", topic="other")
-    with django_capture_on_commit_callbacks(execute=True):
-        callback_request_cancel(traveler=caller, request_id=request.pk)
-    assert enqueued(broker) == []
+    taken = callback_request_claim_next(staff=staff, mission=embassy)
+    callback_attempt_record(request=taken, staff=staff, outcome=outcome)
+    assert pending(request) == ""  # the "taken" notice not yet sent is stale now
+    assert tasks.send_notices.apply().get() == 0
+    assert outbox == []
 
 
-def test_expire_stale_task_expires_and_pushes(caller, embassy, broker, outbox, django_capture_on_commit_callbacks):
+def test_nothing_to_push_when_the_traveler_cancels(caller, outbox):
+    request = callback_request_create(traveler=caller, country="AM", topic="other")
+    callback_request_cancel(traveler=caller, request_id=request.pk)
+    assert pending(request) == ""
+
+
+def test_expire_stale_task_expires_and_the_notice_follows(caller, embassy, outbox):
     now = dt.datetime(2026, 3, 3, 8, 0, tzinfo=dt.UTC)
     old = CallbackRequestFactory(traveler=caller, mission=embassy, country=embassy.country, queued_at=now)
     with time_machine.travel(now + dt.timedelta(hours=49), tick=False):
-        with django_capture_on_commit_callbacks(execute=True):
-            assert tasks.expire_stale.apply().get() == 1
-        with django_capture_on_commit_callbacks(execute=True):
-            assert tasks.expire_stale.apply().get() == 0  # safe to run twice
+        assert tasks.expire_stale.apply().get() == 1
+        assert tasks.expire_stale.apply().get() == 0  # safe to run twice
+        assert tasks.send_notices.apply().get() == 1
     old.refresh_from_db()
-    assert old.status == Status.EXPIRED
-    assert enqueued(broker) == [("callbacks.tasks.push_status_update", [[old.pk], "expired"])]
-    run_enqueued(broker)
+    assert (old.status, old.push_pending) == (Status.EXPIRED, "")
     assert {m.data["status"] for m in outbox} == {"expired"}
 
 
-def test_push_for_a_traveler_without_devices_does_nothing(embassy, outbox):
+def test_the_sweep_sends_notices_no_task_was_kicked_for(caller, staff, embassy, outbox):
+    request = callback_request_create(traveler=caller, country="AM", topic="other")
+    callback_request_claim_next(staff=staff, mission=embassy)  # test transaction: the kick never happens
+    assert tasks.send_notices.apply().get() == 1
+    assert len(outbox) == 2
+    assert tasks.send_notices.apply().get() == 0  # sent once
+    assert pending(request) == ""
+
+
+def test_a_taken_notice_older_than_an_hour_is_dropped(caller, staff, embassy, outbox):
+    request = callback_request_create(traveler=caller, country="AM", topic="other")
+    callback_request_claim_next(staff=staff, mission=embassy)
+    with time_machine.travel(timezone.now() + dt.timedelta(hours=1, seconds=1)):
+        assert tasks.send_notices.apply().get() == 0
+    assert outbox == []
+    assert pending(request) == ""
+
+
+def test_a_traveler_without_devices_is_skipped(embassy, staff, outbox):
     request = CallbackRequestFactory(mission=embassy, country=embassy.country)
-    tasks.push_status_update.apply(args=[[request.pk], "completed"]).get()
+    callback_request_claim_next(staff=staff, mission=embassy)
+    tasks.send_notices.apply().get()
     assert outbox == []
+    assert pending(request) == ""
 
 
-def test_push_for_a_deleted_request_does_nothing(outbox, db):
-    tasks.push_status_update.apply(args=[[987654], "completed"]).get()
-    assert outbox == []
-
-
-# --- provider answers: dead tokens are deactivated, transient failures retried ----------------------------------
+# --- provider answers: dead tokens are deactivated, deferred notices stay pending ------------------------------
 
 
 class ScriptedBackend:
-    """A provider double at the backend interface: answers by token prefix (dead-*, busy-*, else sent)."""
+    """A provider double at the backend interface: answers by token prefix (dead-*, stale-*, busy-*, else sent)."""
 
     sent: list = []
     invalid_since = None
@@ -181,17 +214,29 @@ class ScriptedBackend:
 @pytest.fixture
 def scripted():
     ScriptedBackend.sent = []
+    ScriptedBackend.invalid_since = None
     with override_settings(PUSH_BACKEND="tests.callbacks.test_tasks.ScriptedBackend"):
         reset_backends()
         yield ScriptedBackend
     reset_backends()
 
 
+def closed(embassy, **kwargs):
+    return CallbackRequestFactory(
+        mission=embassy,
+        country=embassy.country,
+        status=Status.COMPLETED,
+        closed_at=timezone.now(),
+        push_pending=Status.COMPLETED,
+        **kwargs,
+    )
+
+
 def test_dead_tokens_are_deactivated(embassy, scripted):
-    request = CallbackRequestFactory(mission=embassy, country=embassy.country)
+    request = closed(embassy)
     dead = DeviceFactory(traveler=request.traveler, token="dead-1")
     alive = DeviceFactory(traveler=request.traveler, token="ok-1")
-    tasks.push_status_update.apply(args=[[request.pk], "completed"]).get()
+    tasks.send_notices.apply().get()
     dead.refresh_from_db()
     alive.refresh_from_db()
     assert (dead.is_active, dead.deactivated_reason) == (False, "push provider: token unregistered or invalid")
@@ -199,27 +244,22 @@ def test_dead_tokens_are_deactivated(embassy, scripted):
 
 
 def test_a_token_registered_again_after_it_died_is_kept(embassy, scripted):
-    request = CallbackRequestFactory(mission=embassy, country=embassy.country)
+    request = closed(embassy)
     device = DeviceFactory(traveler=request.traveler, token="stale-1")
     ScriptedBackend.invalid_since = device.last_seen_at - dt.timedelta(minutes=1)
-    try:
-        tasks.push_status_update.apply(args=[[request.pk], "completed"]).get()
-    finally:
-        ScriptedBackend.invalid_since = None
+    tasks.send_notices.apply().get()
     device.refresh_from_db()
     assert device.is_active
 
 
-def test_transient_failures_are_retried_for_those_requests_only(embassy, scripted):
-    busy = CallbackRequestFactory(mission=embassy, country=embassy.country)
-    fine = CallbackRequestFactory(mission=embassy, country=embassy.country)
+def test_a_deferred_notice_stays_pending_for_the_next_sweep(embassy, scripted):
+    busy, fine = closed(embassy), closed(embassy)
     DeviceFactory(traveler=busy.traveler, token="busy-1")
     DeviceFactory(traveler=fine.traveler, token="ok-2")
-    with pytest.raises(Retry) as retry:
-        tasks.push_status_update.apply(args=[[busy.pk, fine.pk], "expired"])
-    assert sorted(m.token for m in scripted.sent) == ["busy-1", "ok-2"]
-    assert tuple(retry.value.sig.args) == ([busy.pk], "expired")  # only the request the provider deferred
-    assert retry.value.when == 30
+    assert tasks.send_notices.apply().get() == 1
+    assert (pending(busy), pending(fine)) == (Status.COMPLETED, "")
+    tasks.send_notices.apply().get()
+    assert [m.token for m in scripted.sent] == ["busy-1", "ok-2", "busy-1"]
     assert Device.objects.filter(is_active=False).count() == 0
 
 
@@ -253,8 +293,8 @@ def broker_down(monkeypatch):
     reset_pools()
 
 
-def test_a_claim_succeeds_when_the_broker_is_down(
-    caller, staff, embassy, broker_down, caplog, django_capture_on_commit_callbacks
+def test_a_claim_succeeds_when_the_broker_is_down_and_the_sweep_sends_later(
+    caller, staff, embassy, broker_down, caplog, outbox, django_capture_on_commit_callbacks
 ):
     import time
 
@@ -265,5 +305,7 @@ def test_a_claim_succeeds_when_the_broker_is_down(
     assert time.monotonic() - started < 3  # no publish retries holding up the staff member
     assert claimed.pk == request.pk
     assert CallbackRequest.objects.get(pk=request.pk).status == Status.IN_PROGRESS
-    assert "enqueue_push" in caplog.text
+    assert "_kick_notices" in caplog.text
     assert "Connection refused" in caplog.text or "Error 111" in caplog.text
+    assert tasks.send_notices.apply().get() == 1  # the periodic sweep, once a worker runs it
+    assert len(outbox) == 2
