@@ -6,6 +6,8 @@ machine owns is read-only, and requests are neither added nor deleted here.
 
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo
+
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
@@ -194,9 +196,9 @@ class CallbackRequestAdmin(StaffScopedModelAdmin):
         minutes = minutes_between(obj.queued_at, now)
         text = gettext("%(minutes)d min") % {"minutes": minutes}
         if obj.available_at > now:
-            text = gettext("%(minutes)d min, retry at %(time)s") % {
+            text = gettext("%(minutes)d min, call again after %(time)s (mission time)") % {
                 "minutes": minutes,
-                "time": timezone.localtime(obj.available_at).strftime("%H:%M"),
+                "time": obj.available_at.astimezone(ZoneInfo(obj.mission.time_zone)).strftime("%H:%M"),
             }
         if minutes >= settings.CALLBACK_RED_MINUTES:
             return format_html('<span class="cb-wait cb-red" style="{}">{}</span>', self._badge(RED, "#fff"), text)

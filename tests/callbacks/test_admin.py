@@ -175,3 +175,9 @@ def test_superusers_see_every_queue_with_waiting_requests(embassy, consulate, fr
     response = panel(chief).get(LIST)
     assert {q["mission"] for q in response.context["queues"]} == {embassy, consulate}
     assert len(response.context["cl"].result_list) == 2
+
+
+def test_a_request_in_its_retry_delay_shows_when_to_call_again_in_mission_time(embassy, staff, frozen):
+    retry = queued(embassy, 20, status=Status.NO_ANSWER, attempts=1, available_at=NOW + dt.timedelta(minutes=10))
+    admin = panel(staff).get(LIST).context["cl"].model_admin
+    assert "call again after 12:10" in admin.waiting(retry)  # 08:10 UTC is 12:10 in Yerevan
