@@ -20,6 +20,20 @@ from countries.scoping import StaffScopedModelAdmin
 from countries.services import countries_mark_reviewed, country_packs_invalidate
 
 
+class MissionCountryFilter(admin.SimpleListFilter):
+    """Countries that have missions the user may see (the related-model filter cannot handle ISO codes)."""
+
+    title = _("country")
+    parameter_name = "country"
+
+    def lookups(self, request, model_admin):
+        codes = model_admin.get_queryset(request).order_by().values_list("country", flat=True).distinct()
+        return sorted((str(code), f"{code} {iso_countries.name(code)}") for code in codes)
+
+    def queryset(self, request, queryset):
+        return queryset.filter(country=self.value()) if self.value() else queryset
+
+
 class PackInvalidatingAdminMixin:
     """After a save (including inlines) or a delete, the packs of the affected countries are invalidated."""
 
@@ -188,7 +202,7 @@ class StaffMembershipInline(admin.TabularInline):
 class MissionAdmin(PackInvalidatingAdminMixin, StaffScopedModelAdmin):
     scope_mission_lookup = "pk"
     list_display = ("name_en", "kind", "city_en", "country", "open_now", "duty_phone", "is_active", "updated_at")
-    list_filter = ("kind", "is_active", ("country", admin.RelatedOnlyFieldListFilter))
+    list_filter = ("kind", "is_active", MissionCountryFilter)
     list_select_related = ("country",)
     search_fields = ("name_en", "name_ru", "city_en", "city_ru", "address_en", "ref", "country__code")
     ordering = ("country", "kind", "name_en")

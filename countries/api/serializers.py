@@ -7,6 +7,7 @@ responses against the generated schema.
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import re
 
@@ -30,14 +31,17 @@ class CountryListQuerySerializer(serializers.Serializer):
         value = _TRAILING_OFFSET.sub(r"+\1", value.strip())
         try:
             parsed = parse_datetime(value)
-        except ValueError:
+            if parsed is not None:
+                # As an instant in UTC: PostgreSQL refuses offsets beyond ±15:59 that Python accepts.
+                parsed = (parsed if timezone.is_aware(parsed) else parsed.replace(tzinfo=dt.UTC)).astimezone(dt.UTC)
+        except (ValueError, OverflowError):
             parsed = None
         if parsed is None:
             raise serializers.ValidationError(
                 _("Give updated_since as an ISO 8601 date and time, e.g. 2026-05-01T12:00:00+03:00."),
                 code="invalid_updated_since",
             )
-        return parsed if timezone.is_aware(parsed) else timezone.make_aware(parsed, timezone.UTC)
+        return parsed
 
 
 class MissionListQuerySerializer(serializers.Serializer):
@@ -147,7 +151,7 @@ class MissionOutputSerializer(serializers.Serializer):
 class CountryPackOutputSerializer(serializers.Serializer):
     code = serializers.CharField()
     name = serializers.CharField()
-    language = serializers.ChoiceField(choices=[("ru", "ru"), ("en", "en")])
+    language = serializers.CharField(help_text="`ru` or `en`: the language of the texts")
     capital = serializers.CharField(allow_null=True)
     calling_code = serializers.CharField(allow_null=True, help_text="Without '+'")
     currency = serializers.CharField(allow_null=True, help_text="ISO 4217")
