@@ -194,6 +194,9 @@ SPECTACULAR_SETTINGS = {
         "SectionKindEnum": "countries.models.SectionKind",
         "AdvisoryIndicatorEnum": "countries.models.AdvisoryIndicator",
         "CallbackStatusEnum": "callbacks.models.Status",
+        "TripStatusEnum": "travelers.models.TripStatus",
+        "LanguageEnum": "travelers.models.Language",
+        "PlatformEnum": "travelers.models.Platform",
     },
 }
 

@@ -114,6 +114,7 @@ class EmergencyContactSerializer(serializers.Serializer):
 class ProfileOutputSerializer(serializers.ModelSerializer):
     emergency_contact = serializers.SerializerMethodField()
     phone = PhoneField(read_only=True)
+    email = serializers.CharField(read_only=True, help_text="An e-mail address, or empty")
 
     class Meta:
         model = Traveler
