@@ -30,6 +30,8 @@ from travelers.push import PushResult, PushStatus, get_backend
 logger = logging.getLogger("alerts.fanout")
 
 _TABLE = Delivery._meta.db_table
+# A delayed message may run a little early (clocks of different hosts): it is scheduled this much late.
+RETRY_MARGIN_SECONDS = 1.0
 _OPEN = tuple(str(s) for s in OPEN_DELIVERY_STATUSES)
 
 
@@ -99,7 +101,7 @@ class BatchReport:
     invalid_token: int = 0
     deactivated: int = 0
     retry_ids: list[int] = field(default_factory=list)
-    next_retry_at: datetime | None = None
+    retry_due_at: datetime | None = None  # when every retry of this batch is due
 
 
 @dataclass(frozen=True)
@@ -156,7 +158,7 @@ def _classify(
         at = now + timedelta(seconds=delay)
         report.retry += 1
         report.retry_ids.append(claimed.delivery_id)
-        report.next_retry_at = min(report.next_retry_at or at, at)
+        report.retry_due_at = max(report.retry_due_at or at, at)
         return Delivery(
             id=claimed.delivery_id, status=DeliveryStatus.RETRY, last_error=result.error[:200], next_attempt_at=at
         )
@@ -303,8 +305,9 @@ def delivery_batch_send(*, alert_id: int, first_id: int, last_id: int, owner: st
 
 
 def _schedule_retry(*, alert_id: int, report: BatchReport, now: datetime) -> None:
-    """One delayed message for this batch's retries. If it is lost, the sweeper finds the overdue rows."""
-    countdown = max(0.5, ((report.next_retry_at or now) - now).total_seconds())
+    """One delayed message for this batch's retries, due when the last of them is (a message that came early
+    would find some rows not yet due and leave them waiting). If it is lost, the sweeper finds them overdue."""
+    countdown = max(0.5, ((report.retry_due_at or now) - now).total_seconds()) + RETRY_MARGIN_SECONDS
     try:
         _send_batch_task().apply_async(
             (alert_id, min(report.retry_ids), max(report.retry_ids)), countdown=countdown, retry=False

@@ -192,6 +192,7 @@ class FakeProviderApp:
             status, out_headers, payload = await self.handle(
                 scope["method"], path, headers, b"".join(chunks), scope.get("http_version", "")
             )
+        out_headers = {**out_headers, "content-length": str(len(payload))}  # keeps HTTP/1.1 connections alive
         await send(
             {
                 "type": "http.response.start",
@@ -239,6 +240,9 @@ def hypercorn_config(
     config.graceful_timeout = 1
     config.h2_max_concurrent_streams = 250
     config.keep_alive_timeout = 60
+    # Hypercorn closes a connection after 1000 requests by default, aborting the streams in flight; a
+    # provider recycles connections more gracefully, and the fake must not invent duplicates.
+    config.keep_alive_max_requests = 10**9
     config.accesslog = None
     if quiet:
         config.loglevel = "WARNING"

@@ -125,18 +125,21 @@ class APNsBackend:
         return list(await asyncio.gather(*(self._send_one(m) for m in messages)))
 
     async def _send_one(self, message: PushMessage) -> PushResult:
+        url = f"{self.endpoint}/3/device/{urllib.parse.quote(message.token, safe='')}"
+        content = json_body(apns_payload(message))
         async with self._semaphore:
-            token = self._provider_token()
-            try:
-                response = await self._http().post(
-                    f"{self.endpoint}/3/device/{urllib.parse.quote(message.token, safe='')}",
-                    content=json_body(apns_payload(message)),
-                    headers={**JSON_HEADERS, **apns_headers(message, topic=self.topic, provider_token=token)},
-                )
-            except httpx.TimeoutException as exc:
-                return PushResult(PushStatus.RETRY, error=f"apns timeout: {type(exc).__name__}")
-            except httpx.HTTPError as exc:
-                return PushResult(PushStatus.RETRY, error=f"apns transport: {type(exc).__name__}: {exc}"[:200])
+            for attempt in range(2):
+                token = self._provider_token()
+                headers = {**JSON_HEADERS, **apns_headers(message, topic=self.topic, provider_token=token)}
+                try:
+                    response = await self._http().post(url, content=content, headers=headers)
+                    break
+                except httpx.TimeoutException as exc:
+                    return PushResult(PushStatus.RETRY, error=f"apns timeout: {type(exc).__name__}")
+                except httpx.TransportError as exc:
+                    if attempt == 0:  # the connection went away under us (GOAWAY, reset): once more, on a new one
+                        continue
+                    return PushResult(PushStatus.RETRY, error=f"apns transport: {type(exc).__name__}: {exc}"[:200])
         if response.status_code == 200:
             return PushResult(PushStatus.SENT, provider_id=response.headers.get("apns-id", ""))
         try:

@@ -215,7 +215,8 @@ class FCMBackend:
         url = f"{self.endpoint}/v1/projects/{self._service_account().project_id}/messages:send"
         content = json_body({"message": fcm_message(message)})
         async with self._semaphore:
-            for attempt in range(2):  # a second try only after refreshing an expired access token
+            refreshed = reconnected = False
+            while True:
                 token = self._access_token
                 try:
                     response = await self._http().post(
@@ -223,16 +224,19 @@ class FCMBackend:
                     )
                 except httpx.TimeoutException as exc:
                     return PushResult(PushStatus.RETRY, error=f"fcm timeout: {type(exc).__name__}")
-                except httpx.HTTPError as exc:
+                except httpx.TransportError as exc:
+                    if not reconnected:  # the connection went away under us (GOAWAY, reset): once more, on a new one
+                        reconnected = True
+                        continue
                     return PushResult(PushStatus.RETRY, error=f"fcm transport: {type(exc).__name__}: {exc}"[:200])
-                if response.status_code == 401 and attempt == 0:
+                if response.status_code == 401 and not refreshed:  # our access token expired early
+                    refreshed = True
                     try:
                         await self._ensure_access_token(force=token == self._access_token)
                     except (httpx.HTTPError, ValueError, KeyError, jwt.PyJWTError) as exc:
                         return PushResult(PushStatus.RETRY, error=f"fcm auth: {exc}"[:200])
                     continue
                 return self._result(response)
-        return PushResult(PushStatus.RETRY, error="fcm 401 after refreshing the access token")
 
     @staticmethod
     def _result(response: httpx.Response) -> PushResult:
