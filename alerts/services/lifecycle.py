@@ -65,16 +65,29 @@ def _close_open_deliveries(*, alert_ids: list[int], reason: str) -> int:
     )
 
 
-def _start_sending(*, alert: Alert, now: datetime) -> None:
-    """Freeze the audience and hand the fan-out to the workers after commit. `alert` is locked."""
-    count = _freeze_audience(alert=alert, at=now)
-    counts = Delivery.objects.filter(alert=alert).aggregate(
-        devices=Count("id"), travelers=Count("device__traveler", distinct=True)
+def _approval_missing() -> ApplicationError:
+    return ApplicationError(
+        _("This alert needs the approval of a second staff member before it is published."),
+        code="approval_required",
+        status_code=409,
     )
+
+
+def _start_sending(*, alert: Alert, now: datetime) -> None:
+    """Freeze the audience and hand the fan-out to the workers after commit. `alert` is locked.
+
+    The four-eyes rule is checked against the frozen audience itself (one pass over the audience, not two):
+    when it needs an approval that is missing, ApplicationError `approval_required` rolls the rows back."""
+    devices = _freeze_audience(alert=alert, at=now)
+    if approval_required(alert=alert, audience=devices) and alert.approver_id is None:
+        raise _approval_missing()
     alert.status = AlertStatus.SENDING
     alert.published_at = alert.last_progress_at = now
-    alert.audience_devices, alert.audience_travelers = counts["devices"], counts["travelers"]
-    if count == 0 and counts["devices"] == 0:
+    alert.audience_devices = devices
+    alert.audience_travelers = Delivery.objects.filter(alert=alert, device__traveler__isnull=False).aggregate(
+        travelers=Count("device__traveler", distinct=True)
+    )["travelers"]
+    if devices == 0:
         alert.status, alert.completed_at = AlertStatus.SENT, now
     alert.save()
     codes = [alert.country_id]
@@ -105,15 +118,11 @@ def alert_publish(*, alert: Alert, user) -> Alert:
         raise invalid_status(alert, _("published"))
     alert_validate(alert=alert, user=user)
     now = timezone.now()
-    audience = audience_devices(country_code=str(alert.country_id), cities=alert.cities or None, at=now).count()
-    if approval_required(alert=alert, audience=audience) and alert.approver_id is None:
-        raise ApplicationError(
-            _("This alert needs the approval of a second staff member before it is published."),
-            code="approval_required",
-            status_code=409,
-        )
     alert.publisher = user
     if alert.publish_at is not None and alert.publish_at > now:
+        audience = audience_devices(country_code=str(alert.country_id), cities=alert.cities or None, at=now).count()
+        if approval_required(alert=alert, audience=audience) and alert.approver_id is None:
+            raise _approval_missing()
         alert.status = AlertStatus.SCHEDULED
         alert.save(update_fields=["status", "publisher", "updated_at"])
         return alert
@@ -139,14 +148,17 @@ def alert_publish_due(*, now: datetime | None = None, limit: int = 50) -> list[i
                 alert.status = AlertStatus.EXPIRED
                 alert.save(update_fields=["status", "updated_at"])
                 continue
-            audience = audience_devices(country_code=str(alert.country_id), cities=alert.cities or None, at=now).count()
-            if approval_required(alert=alert, audience=audience) and alert.approver_id is None:
+            try:
+                with transaction.atomic():
+                    _start_sending(alert=alert, now=now)
+            except ApplicationError as exc:
+                if exc.code != "approval_required":
+                    raise
                 # The audience grew past the threshold since it was scheduled: four eyes still apply.
-                logger.warning("scheduled alert %s now needs approval (%s devices); back to draft", alert_id, audience)
+                logger.warning("scheduled alert %s now needs an approval; back to draft", alert_id)
                 alert.status, alert.publisher = AlertStatus.DRAFT, None
                 alert.save(update_fields=["status", "publisher", "updated_at"])
                 continue
-            _start_sending(alert=alert, now=now)
             started.append(alert_id)
     return started
 
