@@ -197,6 +197,8 @@ SPECTACULAR_SETTINGS = {
         "TripStatusEnum": "travelers.models.TripStatus",
         "LanguageEnum": "travelers.models.Language",
         "PlatformEnum": "travelers.models.Platform",
+        "AlertStatusEnum": "alerts.models.AlertStatus",
+        "ReplyStatusEnum": "alerts.models.ReplyStatus",
     },
 }
 
