@@ -49,15 +49,21 @@ def country_name(code: str, language: str) -> str:
         return str(iso_countries.name(code))
 
 
-def country_list_item(row: dict[str, Any], *, language: str) -> dict[str, Any]:
-    """`row` is a `values()` row of Country: code, advisory_level, callbacks_enabled, updated_at."""
-    return {
-        "code": row["code"],
-        "name": country_name(row["code"], language),
-        "advisory_level": row["advisory_level"],
-        "callbacks_enabled": row["callbacks_enabled"],
-        "updated_at": iso(row["updated_at"]),
-    }
+def country_list_items(rows, *, language: str) -> list[dict[str, Any]]:
+    """`values()` rows of Country (code, advisory_level, callbacks_enabled, updated_at), sorted by name."""
+    with translation.override(language):
+        items = [
+            {
+                "code": row["code"],
+                "name": str(iso_countries.name(row["code"])),
+                "advisory_level": row["advisory_level"],
+                "callbacks_enabled": row["callbacks_enabled"],
+                "updated_at": iso(row["updated_at"]),
+            }
+            for row in rows
+        ]
+    items.sort(key=lambda item: item["name"])
+    return items
 
 
 def mission_sort_key(mission: Mission) -> tuple:

@@ -27,7 +27,7 @@ from countries.api.serializers import (
     MissionListQuerySerializer,
     MissionOutputSerializer,
 )
-from countries.representation import country_list_item, language_of, mission_document
+from countries.representation import country_list_items, language_of, mission_document
 from countries.selectors import country_list, missions_list
 from countries.services import country_pack_get
 
@@ -96,9 +96,8 @@ class CountryListView(APIView):
         query = CountryListQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         language = _language()
-        rows = [country_list_item(row, language=language) for row in country_list(**query.validated_data)]
-        rows.sort(key=lambda item: item["name"])
-        body = JSONRenderer().render(rows)
+        items = country_list_items(country_list(**query.validated_data), language=language)
+        body = JSONRenderer().render(items)
         return _conditional_json(request, body, f'"{hashlib.sha256(body).hexdigest()[:32]}"')
 
 
