@@ -84,10 +84,12 @@ class CallbackRequestOutputSerializer(serializers.ModelSerializer):
         source="estimate.mission_open", allow_null=True, help_text="null: the mission publishes no opening hours"
     )
     mission_opens_at = LocalDateTimeField(
-        source="estimate.mission_opens_at", help_text="When closed: the next opening in the mission's local time"
+        source="estimate.mission_opens_at",
+        allow_null=True,
+        help_text="When closed: the next opening in the mission's local time",
     )
     mission_opens_at_utc = LocalDateTimeField(
-        source="estimate.mission_opens_at_utc", help_text="When closed: the next opening in UTC"
+        source="estimate.mission_opens_at_utc", allow_null=True, help_text="When closed: the next opening in UTC"
     )
     next_attempt_at = serializers.SerializerMethodField(help_text="After an unanswered call: not called again before")
     attempts = CallbackCallOutputSerializer(source="calls", many=True, help_text="Calls made, oldest first")
@@ -118,7 +120,7 @@ class CallbackRequestOutputSerializer(serializers.ModelSerializer):
             "outcome",
         ]
 
-    @extend_schema_field(OpenApiTypes.DATETIME)
+    @extend_schema_field(serializers.DateTimeField(allow_null=True))
     def get_next_attempt_at(self, request: CallbackRequest) -> str | None:
         if request.status == Status.NO_ANSWER:
             return serializers.DateTimeField().to_representation(request.available_at)
@@ -140,7 +142,11 @@ class CallbackCreateProblemSerializer(CallbackProblemSerializer):
     """400: `country_not_found`, `callback_not_available` (with `available_countries`), `phone_not_verified`,
     or a field validation code (`validation_error`, `invalid_choice`...)."""
 
-    errors = serializers.ListField(child=serializers.DictField(child=serializers.CharField()))
+    errors = serializers.ListField(
+        child=serializers.DictField(child=serializers.CharField()),
+        required=False,
+        help_text="The fields at fault: {field, code, detail} (absent when the body is not JSON at all)",
+    )
     available_countries = serializers.ListField(
         child=serializers.CharField(), required=False, help_text="callback_not_available: where call-backs exist"
     )
