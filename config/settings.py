@@ -169,7 +169,6 @@ REST_FRAMEWORK = {
         "otp_address": os.environ.get("THROTTLE_OTP_ADDRESS", "30/hour"),
         "token_address": os.environ.get("THROTTLE_TOKEN_ADDRESS", "60/hour"),
         "devices_address": os.environ.get("THROTTLE_DEVICES_ADDRESS", "120/hour"),
-        "callbacks": os.environ.get("THROTTLE_CALLBACKS", "3/day"),
     },
     "NUM_PROXIES": env_int("DJANGO_NUM_PROXIES", 0) if os.environ.get("DJANGO_NUM_PROXIES") else None,
 }
@@ -230,7 +229,6 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     "alerts-expire-due": {"task": "alerts.tasks.expire_due", "schedule": timedelta(seconds=60)},
     "alerts-sweep": {"task": "alerts.tasks.sweep", "schedule": timedelta(seconds=60)},
     "alerts-self-check": {"task": "alerts.tasks.self_check", "schedule": timedelta(minutes=5)},
-    "callbacks-requeue-due": {"task": "callbacks.tasks.requeue_due", "schedule": timedelta(seconds=60)},
     "callbacks-expire-stale": {"task": "callbacks.tasks.expire_stale", "schedule": timedelta(minutes=5)},
     "callbacks-send-notices": {"task": "callbacks.tasks.send_notices", "schedule": timedelta(seconds=60)},
 }
@@ -285,7 +283,7 @@ ALERT_STUCK_MINUTES = env_int("ALERT_STUCK_MINUTES", 10)
 # Call-backs.
 CALLBACK_AMBER_MINUTES = env_int("CALLBACK_AMBER_MINUTES", 15)
 CALLBACK_RED_MINUTES = env_int("CALLBACK_RED_MINUTES", 30)
-CALLBACK_EXPIRE_HOURS = env_int("CALLBACK_EXPIRE_HOURS", 48)
+CALLBACK_EXPIRE_HOURS = env_int("CALLBACK_EXPIRE_HOURS", 72)  # longer than a Friday-evening-to-Monday weekend
 CALLBACK_RETRY_DELAY_MINUTES = env_int("CALLBACK_RETRY_DELAY_MINUTES", 15)
 CALLBACK_DEFAULT_HANDLING_MINUTES = env_int("CALLBACK_DEFAULT_HANDLING_MINUTES", 10)
 CALLBACK_MAX_ATTEMPTS = env_int("CALLBACK_MAX_ATTEMPTS", 3)  # unanswered calls before "unreachable"
