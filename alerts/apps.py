@@ -46,5 +46,6 @@ class AlertsConfig(AppConfig):
                 "id": "internal key",
                 "next_attempt_at": "the sender's scheduling state",
                 "leased_until": "the sender's bookkeeping",
+                "lease_owner": "the sender's bookkeeping (a task id)",
             },
         )
