@@ -19,7 +19,9 @@ measures the four cases back to back, in an order rotated per round; a round's r
 the bare case measured next to it, so a machine shared with other work shifts both alike. Printed: the median
 req/s of each case, the median of the per-round ratios pack/bare, and how many of the server's database
 sessions (pg_stat_activity, by application_name) connected or ran a statement during the pack's 304 runs
-(expected 0: a 304 is answered from the cache). Figures only; nothing fails on timing.
+(expected 0: a 304 is answered from the cache). Also printed: the workers' CPU time per request of each case
+(from /proc), whose ratio bare/pack is the throughput ratio a quiet machine would show. Figures only; nothing
+fails on timing.
 """
 
 from __future__ import annotations
@@ -164,7 +166,20 @@ def client_loop(port: int, path: str, headers: dict[str, str], expect: int, seco
     out.put((done, errors))
 
 
-def measure(port: int, path: str, headers: dict[str, str], expect: int, seconds: float, clients: int) -> float:
+def server_cpu_seconds(master_pid: int) -> float:
+    """User + system CPU time consumed so far by gunicorn's worker processes (Linux /proc)."""
+    children = Path(f"/proc/{master_pid}/task/{master_pid}/children").read_text().split()
+    ticks = 0
+    for pid in children:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def measure(
+    port: int, path: str, headers: dict[str, str], expect: int, seconds: float, clients: int, server_pid: int
+) -> tuple[float, float]:
+    """(requests per second, server CPU seconds per request)."""
     start, out = mp.Event(), mp.Queue()
     workers = [
         mp.Process(target=client_loop, args=(port, path, headers, expect, seconds, start, out)) for _ in range(clients)
@@ -172,16 +187,18 @@ def measure(port: int, path: str, headers: dict[str, str], expect: int, seconds:
     for worker in workers:
         worker.start()
     time.sleep(0.3)
+    cpu_before = server_cpu_seconds(server_pid)
     began = time.monotonic()
     start.set()
     results = [out.get(timeout=seconds + 30) for _ in workers]
     elapsed = time.monotonic() - began
+    cpu = server_cpu_seconds(server_pid) - cpu_before
     for worker in workers:
         worker.join()
     done, errors = sum(r[0] for r in results), sum(r[1] for r in results)
     if errors:
         print(f"  warning: {errors} responses to {path} were not {expect}")
-    return done / elapsed
+    return done / elapsed, cpu / max(done + errors, 1)
 
 
 def main() -> int:
@@ -213,6 +230,7 @@ def main() -> int:
             ("304", "bare"): (BARE_PATH, {"If-None-Match": etag}, 304),
         }
         rates: dict[tuple[str, str], list[float]] = {case: [] for case in cases}
+        cpu: dict[tuple[str, str], list[float]] = {case: [] for case in cases}
         ratios: dict[str, list[float]] = {"200": [], "304": []}
         busy_sessions = 0
         order = list(cases)
@@ -223,7 +241,10 @@ def main() -> int:
                 path, case_headers, expect = cases[case]
                 request(port, PACK_PATH)  # keep the pack cached (its TTL follows the missions' hours)
                 began = database_now() if case == ("304", "pack") else None
-                measured[case] = measure(port, path, case_headers, expect, args.seconds, args.clients)
+                measured[case], cpu_per_request = measure(
+                    port, path, case_headers, expect, args.seconds, args.clients, server.pid
+                )
+                cpu[case].append(cpu_per_request)
                 if began is not None:
                     busy_sessions += server_sessions_active_since(began)
             for case, rate in measured.items():
@@ -242,6 +263,10 @@ def main() -> int:
     for status, label in (("200", "200 (full body)"), ("304", "304 (If-None-Match)")):
         bare, pack = statistics.median(rates[(status, "bare")]), statistics.median(rates[(status, "pack")])
         print(f"{label:22}{bare:>10.0f} r/s{pack:>12.0f} r/s{statistics.median(ratios[status]):>9.0%}")
+    print("Server CPU per request (gunicorn workers' user+system time; less sensitive to other load on the machine):")
+    for status, label in (("200", "200 (full body)"), ("304", "304 (If-None-Match)")):
+        bare, pack = statistics.median(cpu[(status, "bare")]), statistics.median(cpu[(status, "pack")])
+        print(f"{label:22}{bare * 1e6:>11.0f} us{pack * 1e6:>13.0f} us{bare / pack:>9.0%}  (bare/pack)")
     print(f"Server database sessions that ran a statement during the pack's 304 runs: {busy_sessions}")
     return 0
 
