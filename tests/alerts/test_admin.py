@@ -129,6 +129,10 @@ def test_status_is_never_a_form_field(staff, armenia):
     alert = _draft(staff, armenia)
     page = _login(staff).get(reverse("admin:alerts_alert_change", args=[alert.pk]))
     assert 'name="title_en"' in page.text
+    publish_url = reverse("admin:alerts_alert_action", args=[alert.pk, "publish"])
+    assert f'<form id="alert-publish" method="post" action="{publish_url}">' in page.text
+    assert 'form="alert-publish"' in page.text
+    assert page.text.index('id="alert-publish"') > page.text.index("</form>")  # not nested in the change form
     assert 'name="status"' not in page.text
     assert 'name="approver"' not in page.text
 
