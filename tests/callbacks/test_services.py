@@ -391,11 +391,12 @@ def test_another_travelers_request_is_not_found(embassy, traveler):
     assert CallbackRequest.objects.get().status == Status.QUEUED
 
 
-def test_requests_waiting_longer_than_the_limit_expire(embassy, staff):
-    old = queued(embassy, 48 * 60 + 1)
-    retried = queued(embassy, 48 * 60 + 2, status=Status.NO_ANSWER, attempts=1)
-    young = queued(embassy, 48 * 60 - 1)
-    being_called = queued(embassy, 48 * 60 + 5, status=Status.IN_PROGRESS, claimed_by=staff, claimed_at=T0)
+def test_requests_waiting_longer_than_the_limit_expire(embassy, staff, settings):
+    limit = settings.CALLBACK_EXPIRE_HOURS * 60
+    old = queued(embassy, limit + 1)
+    retried = queued(embassy, limit + 2, status=Status.NO_ANSWER, attempts=1)
+    young = queued(embassy, limit - 1)
+    being_called = queued(embassy, limit + 5, status=Status.IN_PROGRESS, claimed_by=staff, claimed_at=T0)
     with time_machine.travel(T0, tick=False):
         assert callback_requests_expire_stale(batch_size=1) == 2
         assert callback_requests_expire_stale() == 0

@@ -152,10 +152,10 @@ def test_nothing_to_push_when_the_traveler_cancels(caller, outbox):
     assert pending(request) == ""
 
 
-def test_expire_stale_task_expires_and_the_notice_follows(caller, embassy, outbox):
+def test_expire_stale_task_expires_and_the_notice_follows(caller, embassy, outbox, settings):
     now = dt.datetime(2026, 3, 3, 8, 0, tzinfo=dt.UTC)
     old = CallbackRequestFactory(traveler=caller, mission=embassy, country=embassy.country, queued_at=now)
-    with time_machine.travel(now + dt.timedelta(hours=49), tick=False):
+    with time_machine.travel(now + dt.timedelta(hours=settings.CALLBACK_EXPIRE_HOURS + 1), tick=False):
         assert tasks.expire_stale.apply().get() == 1
         assert tasks.expire_stale.apply().get() == 0  # safe to run twice
         assert tasks.send_notices.apply().get() == 1
