@@ -19,3 +19,6 @@ PUSH_BACKEND = "locmem"
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # speed; tests hold no real passwords
 # Tasks are called directly in unit tests; the end-to-end tests run a real worker on the real broker.
 CELERY_TASK_ALWAYS_EAGER = False
+# Static files come from the apps (no collectstatic in tests).
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = True
