@@ -1,8 +1,8 @@
 """Alert services: every rule about alerts lives in exactly one function here.
 
 compose     drafts, audience preview, four-eyes approval, corrections
-lifecycle   publish (now or scheduled), cancel, expire
-fanout      kickoff into id ranges, batch send, outcome recording, retries
+lifecycle   publish (now or scheduled), the audience freeze (run by the kickoff), cancel, expire
+fanout      kickoff (freeze, then id ranges), batch send, outcome recording, retries
 monitoring  sweeper and self-check
 replies     "I am safe" / "I need help"
 """
@@ -19,7 +19,13 @@ from alerts.services.compose import (
     approval_required,
 )
 from alerts.services.fanout import BatchReport, alert_fanout_start, delivery_batch_send, delivery_ranges
-from alerts.services.lifecycle import alert_cancel, alert_expire_due, alert_publish, alert_publish_due
+from alerts.services.lifecycle import (
+    alert_audience_freeze,
+    alert_cancel,
+    alert_expire_due,
+    alert_publish,
+    alert_publish_due,
+)
 from alerts.services.monitoring import SweepReport, alert_self_check, alerts_health_check, alerts_sweep, stuck_alerts
 from alerts.services.replies import safety_reply_submit
 
@@ -29,6 +35,7 @@ __all__ = [
     "BatchReport",
     "SweepReport",
     "alert_approve",
+    "alert_audience_freeze",
     "alert_audience_preview",
     "alert_cancel",
     "alert_create",

@@ -23,6 +23,7 @@ from django.db.models import Case, Exists, F, OuterRef, Q, Value, When
 from django.utils import timezone
 
 from alerts.models import OPEN_DELIVERY_STATUSES, Alert, AlertStatus, Delivery, DeliveryStatus
+from alerts.services.lifecycle import alert_audience_freeze
 from alerts.services.messages import alert_push_message, device_language
 from travelers.models import Device
 from travelers.push import PushResult, PushStatus, get_backend
@@ -79,15 +80,19 @@ def enqueue_ranges(*, alert_id: int, ranges: list[tuple[int, int]]) -> None:
 
 
 def alert_fanout_start(*, alert_id: int) -> int:
-    """The kickoff: enqueue a batch per range of the alert's open deliveries. Safe to run twice (a repeated
-    range finds its rows claimed or sent). Returns the number of batches enqueued."""
-    if not Alert.objects.filter(pk=alert_id, status=AlertStatus.SENDING).exists():
+    """The kickoff: write the audience of the publication moment into Delivery rows (once), then enqueue a
+    batch per range of the alert's open deliveries. Safe to run twice (the freeze inserts nothing twice; a
+    repeated range finds its rows claimed or sent). Returns the number of batches enqueued."""
+    if not alert_audience_freeze(alert_id=alert_id):
         return 0
     ranges = delivery_ranges(alert_id=alert_id)
     enqueue_ranges(alert_id=alert_id, ranges=ranges)
     now = timezone.now()
     Alert.objects.filter(pk=alert_id, fanout_started_at__isnull=True).update(fanout_started_at=now)
-    Alert.objects.filter(pk=alert_id).update(last_progress_at=now)
+    if ranges:
+        Alert.objects.filter(pk=alert_id).update(last_progress_at=now)
+    else:  # every device went away (or was reached) before the kickoff ran: nothing left to send
+        _progress(alert_id=alert_id, now=now)
     logger.info("alert %s: fan-out of %s batches enqueued", alert_id, len(ranges))
     return len(ranges)
 

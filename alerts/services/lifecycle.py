@@ -5,8 +5,12 @@
       +------cancel--------+--------cancel------------+-------------cancel---------------+--> cancelled
                            +-------(expires_at)-------+-----------(expires_at)-----------+--> expired
 
-Publishing commits the alert and its Delivery rows in one transaction and only then, after the commit, asks
-the broker to start the fan-out. A broker outage costs nothing but time: the sweeper starts it later.
+Publishing commits the alert as sending, its audience moment being `published_at`, and only then, after the
+commit, asks the broker to start the fan-out. The kickoff task writes the audience of that moment into one
+Delivery row per device (`alert_audience_freeze`: one INSERT ... SELECT ... ON CONFLICT DO NOTHING, so running
+it twice inserts nothing twice) and enqueues the batches. A staff request therefore costs the same for ten
+devices or a million. A broker outage, or a kickoff lost before or during the freeze, costs nothing but time:
+the sweeper starts it again.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Count, Q
 from django.utils import timezone
@@ -42,10 +47,23 @@ def _fanout_task():
     return tasks.fanout_start
 
 
+# The advisory lock (class, alert id) held by the transaction that writes an alert's audience.
+FREEZE_LOCK_CLASS = 0x616C
+
+
+def _audience(alert: Alert, at: datetime):
+    return audience_devices(country_code=str(alert.country_id), cities=alert.cities or None, at=at)
+
+
+def _audience_size_upto(*, alert: Alert, at: datetime, limit: int) -> int:
+    """min(audience size, limit): enough for the four-eyes rule (more than the threshold?) and for "nobody to
+    reach", in time bounded by `limit` however large the audience (COUNT over a LIMITed subquery)."""
+    return _audience(alert, at).values("id")[:limit].count()
+
+
 def _freeze_audience(*, alert: Alert, at: datetime) -> int:
     """One Delivery row per audience device, written by the database itself in one statement."""
-    audience = audience_devices(country_code=str(alert.country_id), cities=alert.cities or None, at=at).values("id")
-    audience_sql, audience_params = audience.query.sql_with_params()
+    audience_sql, audience_params = _audience(alert, at).values("id").query.sql_with_params()
     table = Delivery._meta.db_table
     # `WHERE true` lets SQLite parse ON CONFLICT after INSERT ... SELECT; PostgreSQL does not mind it.
     sql = (
@@ -56,6 +74,54 @@ def _freeze_audience(*, alert: Alert, at: datetime) -> int:
     with connection.cursor() as cursor:
         cursor.execute(sql, [alert.pk, DeliveryStatus.PENDING, *audience_params])
         return max(cursor.rowcount, 0)
+
+
+def _try_freeze_lock(alert_id: int) -> bool:
+    """Take the alert's freeze lock for the rest of the transaction, without waiting: False if another
+    transaction (a kickoff writing the audience) holds it. A dead kickoff's lock goes with its connection."""
+    if connection.vendor != "postgresql":  # development on SQLite: one process, nothing to exclude
+        return True
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_xact_lock(%s, %s)", [FREEZE_LOCK_CLASS, alert_id])
+        return bool(cursor.fetchone()[0])
+
+
+def audience_freeze_running(*, alert_id: int) -> bool:
+    """Is a kickoff writing this alert's audience right now? (For the sweeper: do not start a second one.)"""
+    with transaction.atomic():
+        return not _try_freeze_lock(alert_id)
+
+
+def alert_audience_freeze(*, alert_id: int) -> bool:
+    """Write the audience of the alert's publication moment into Delivery rows, once. Called by the kickoff
+    task. True when the audience is written (now or by an earlier run); False when the alert is no longer
+    sending, or another kickoff is writing it at this moment (that one goes on to enqueue the batches).
+
+    Safe to run twice and to be killed at any point: the rows and the alert's `audience_frozen_at` commit
+    together, and ON CONFLICT DO NOTHING makes a repeated INSERT a no-op. The alert row is not locked while
+    the rows are written (a cancel does not wait for a million-row insert); a cancel or an expiry that
+    committed meanwhile did not see the new rows, so they are closed here once they are committed."""
+    with transaction.atomic():
+        if not _try_freeze_lock(alert_id):
+            return False
+        alert = Alert.objects.filter(pk=alert_id).first()
+        if alert is None or alert.status != AlertStatus.SENDING:
+            return False
+        if alert.audience_frozen_at is not None:
+            return True
+        devices = _freeze_audience(alert=alert, at=alert.published_at)
+        travelers = Delivery.objects.filter(alert_id=alert_id, device__traveler__isnull=False).aggregate(
+            travelers=Count("device__traveler", distinct=True)
+        )["travelers"]
+        Alert.objects.filter(pk=alert_id, audience_frozen_at__isnull=True).update(
+            audience_devices=devices, audience_travelers=travelers, audience_frozen_at=timezone.now()
+        )
+    status = Alert.objects.filter(pk=alert_id).values_list("status", flat=True).first()
+    if status != AlertStatus.SENDING:
+        _close_open_deliveries(alert_ids=[alert_id], reason=f"alert {status}")
+        return False
+    logger.info("alert %s: audience written, %s devices", alert_id, devices)
+    return True
 
 
 def _close_open_deliveries(*, alert_ids: list[int], reason: str) -> int:
@@ -73,22 +139,25 @@ def _approval_missing() -> ApplicationError:
     )
 
 
-def _start_sending(*, alert: Alert, now: datetime) -> None:
-    """Freeze the audience and hand the fan-out to the workers after commit. `alert` is locked.
-
-    The four-eyes rule is checked against the frozen audience itself (one pass over the audience, not two):
-    when it needs an approval that is missing, ApplicationError `approval_required` rolls the rows back."""
-    devices = _freeze_audience(alert=alert, at=now)
-    if approval_required(alert=alert, audience=devices) and alert.approver_id is None:
+def _approval_check(*, alert: Alert, at: datetime) -> int:
+    """Four eyes, exact, counted at the publication moment (stopping past the threshold). Returns the count
+    (0: nobody to reach)."""
+    size = _audience_size_upto(alert=alert, at=at, limit=settings.ALERT_APPROVAL_THRESHOLD + 1)
+    if approval_required(alert=alert, audience=size) and alert.approver_id is None:
         raise _approval_missing()
+    return size
+
+
+def _start_sending(*, alert: Alert, now: datetime) -> None:
+    """Commit the alert as sending from `now` (its audience moment) and hand it to the kickoff task after the
+    commit, which writes the audience into Delivery rows. `alert` is locked. An alert with nobody to reach
+    is sent at once."""
+    reachable = _approval_check(alert=alert, at=now)
     alert.status = AlertStatus.SENDING
     alert.published_at = alert.last_progress_at = now
-    alert.audience_devices = devices
-    alert.audience_travelers = Delivery.objects.filter(alert=alert, device__traveler__isnull=False).aggregate(
-        travelers=Count("device__traveler", distinct=True)
-    )["travelers"]
-    if devices == 0:
-        alert.status, alert.completed_at = AlertStatus.SENT, now
+    if reachable == 0:
+        alert.status, alert.completed_at, alert.audience_frozen_at = AlertStatus.SENT, now, now
+        alert.audience_devices = alert.audience_travelers = 0
     alert.save()
     codes = [alert.country_id]
     if alert.supersedes_id:
@@ -105,7 +174,7 @@ def _start_sending(*, alert: Alert, now: datetime) -> None:
     invalidate_country_packs(codes)
     if alert.status == AlertStatus.SENDING:
         enqueue_on_commit(_fanout_task(), alert.pk)
-    logger.info("alert %s: sending to %s devices", alert.pk, alert.audience_devices)
+    logger.info("alert %s: published, %s", alert.pk, "sending" if reachable else "nobody to reach")
 
 
 @transaction.atomic
@@ -120,9 +189,7 @@ def alert_publish(*, alert: Alert, user) -> Alert:
     now = timezone.now()
     alert.publisher = user
     if alert.publish_at is not None and alert.publish_at > now:
-        audience = audience_devices(country_code=str(alert.country_id), cities=alert.cities or None, at=now).count()
-        if approval_required(alert=alert, audience=audience) and alert.approver_id is None:
-            raise _approval_missing()
+        _approval_check(alert=alert, at=now)
         alert.status = AlertStatus.SCHEDULED
         alert.save(update_fields=["status", "publisher", "updated_at"])
         return alert

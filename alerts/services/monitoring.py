@@ -19,6 +19,7 @@ from django.utils import timezone
 from alerts.models import OPEN_DELIVERY_STATUSES, Alert, AlertStatus, Delivery, DeliveryStatus
 from alerts.services.common import enqueue
 from alerts.services.fanout import delivery_ranges, enqueue_ranges
+from alerts.services.lifecycle import audience_freeze_running
 
 logger = logging.getLogger("alerts.sweep")
 
@@ -47,9 +48,13 @@ def alerts_sweep(*, now: datetime | None = None) -> SweepReport:
 
     # 1. Published but the kickoff never ran: the broker was down at publish, or the process died between
     #    the commit and the enqueue.
+    #    A kickoff that died before or during the freeze counts as never run (the freeze commits with the
+    #    rows, or not at all); one still writing a large audience holds the freeze lock and is left alone.
     for alert_id in sending.filter(fanout_started_at__isnull=True, published_at__lte=now - grace).values_list(
         "pk", flat=True
     )[:100]:
+        if audience_freeze_running(alert_id=alert_id):
+            continue
         if not enqueue(tasks.fanout_start, alert_id):
             report.broker_down = True
             return report
@@ -99,8 +104,9 @@ def alerts_sweep(*, now: datetime | None = None) -> SweepReport:
         report.requeued[alert_id] = len(ranges)
         logger.warning("sweep: alert %s had lost work; %s ranges enqueued again", alert_id, len(ranges))
 
-    # 4. Finished but never marked (the last batch died after recording its outcomes).
-    finished = sending.filter(~Exists(_open_deliveries()))
+    # 4. Finished but never marked (the last batch died after recording its outcomes). Only alerts whose
+    #    audience is written: before that, no open delivery means nothing yet, not done.
+    finished = sending.filter(audience_frozen_at__isnull=False).filter(~Exists(_open_deliveries()))
     report.completed = list(finished.values_list("pk", flat=True))
     if report.completed:
         Alert.objects.filter(pk__in=report.completed, status=AlertStatus.SENDING).update(
@@ -111,11 +117,15 @@ def alerts_sweep(*, now: datetime | None = None) -> SweepReport:
 
 def stuck_alerts(*, now: datetime | None = None) -> QuerySet[Alert]:
     """Alerts that should be out by now: sending for longer than ALERT_STUCK_MINUTES with deliveries still
-    pending, or scheduled that long ago and not yet sent (is the scheduler running?)."""
+    pending (or their audience not even written), or scheduled that long ago and not yet sent (is the
+    scheduler running?)."""
     now = now or timezone.now()
     limit = now - timedelta(minutes=settings.ALERT_STUCK_MINUTES)
     return Alert.objects.filter(
-        (Q(status=AlertStatus.SENDING, published_at__lte=limit) & Q(Exists(_open_deliveries())))
+        (
+            Q(status=AlertStatus.SENDING, published_at__lte=limit)
+            & (Q(Exists(_open_deliveries())) | Q(audience_frozen_at__isnull=True))
+        )
         | Q(status=AlertStatus.SCHEDULED, publish_at__lte=limit)
     )
 

@@ -12,6 +12,7 @@ import pytest
 import redis
 from django.contrib.auth import get_user_model
 
+from alerts.services import alert_audience_freeze, alert_publish
 from config.celery import app as celery_app
 from tests.factories.alerts import AlertStaffFactory
 from tests.factories.countries import CountryFactory, MissionFactory
@@ -70,6 +71,32 @@ def travelers_in(country, count: int, *, platform="android", locale="ru", prefix
             DeviceFactory(traveler=traveler, platform=platform, locale=locale, token=f"{prefix}-{traveler.pk}-{i}")
         )
     return devices
+
+
+def publish_frozen(*, alert, user):
+    """Publish as staff do, then run what the kickoff task runs first: the freeze of the audience of the
+    publication moment into Delivery rows. Returns the alert as it is then."""
+    alert = alert_publish(alert=alert, user=user)
+    alert_audience_freeze(alert_id=alert.pk)
+    alert.refresh_from_db()
+    return alert
+
+
+@contextmanager
+def freeze_lock_held_elsewhere(alert_id: int):
+    """Another database session (a kickoff busy writing this alert's audience) holds its freeze lock."""
+    import psycopg
+    from django.db import connection
+
+    from alerts.services.lifecycle import FREEZE_LOCK_CLASS
+
+    params = connection.get_connection_params()
+    with psycopg.connect(**{k: v for k, v in params.items() if k != "cursor_factory"}, autocommit=True) as other:
+        other.execute("SELECT pg_advisory_lock(%s, %s)", (FREEZE_LOCK_CLASS, alert_id))
+        try:
+            yield
+        finally:
+            other.execute("SELECT pg_advisory_unlock(%s, %s)", (FREEZE_LOCK_CLASS, alert_id))
 
 
 @pytest.fixture

@@ -10,8 +10,8 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from alerts.models import Alert, AlertStatus, Delivery, DeliveryStatus, SafetyReply
-from alerts.services import alert_create, alert_publish
-from tests.alerts.conftest import travelers_in
+from alerts.services import alert_create
+from tests.alerts.conftest import publish_frozen, travelers_in
 from tests.factories.alerts import AlertFactory
 from tests.factories.travelers import DeviceFactory, TravelerFactory, TripFactory
 
@@ -19,7 +19,9 @@ pytestmark = pytest.mark.django_db
 
 
 def _login(user) -> Client:
-    client = Client()
+    """A signed-in staff panel session in English (the panel speaks the browser's language; Russian is the
+    default) so that the assertions below read the English source strings."""
+    client = Client(HTTP_ACCEPT_LANGUAGE="en")
     client.force_login(user)
     return client
 
@@ -58,7 +60,7 @@ def test_changelist_shows_only_the_staff_members_countries(staff, armenia, georg
 def test_progress_bar_is_computed_in_one_aggregate_query_per_page(staff, armenia):
     client = _login(staff)
     travelers_in(armenia, 3)
-    alert = alert_publish(alert=_draft(staff, armenia), user=staff)
+    alert = publish_frozen(alert=_draft(staff, armenia), user=staff)
     Delivery.objects.filter(pk=Delivery.objects.filter(alert=alert).first().pk).update(status=DeliveryStatus.SENT)
     Delivery.objects.filter(pk=Delivery.objects.filter(alert=alert).last().pk).update(status=DeliveryStatus.FAILED)
     client.get(reverse("admin:alerts_alert_changelist"))  # warm the session and content types
@@ -67,7 +69,7 @@ def test_progress_bar_is_computed_in_one_aggregate_query_per_page(staff, armenia
         page = client.get(reverse("admin:alerts_alert_changelist"))
     assert "1 / 3 sent · 1 failed · 1 pending" in re.sub(r"\s+", " ", page.text)
     for _ in range(4):
-        alert_publish(alert=_draft(staff, armenia), user=staff)
+        publish_frozen(alert=_draft(staff, armenia), user=staff)
     with CaptureQueriesContext(connection) as five:
         client.get(reverse("admin:alerts_alert_changelist"))
     assert len(five) == len(one)  # no query per alert
@@ -115,7 +117,7 @@ def test_compose_for_another_country_shows_the_error_on_the_form(staff, armenia,
 
 def test_published_alert_is_read_only_in_the_panel(staff, armenia):
     travelers_in(armenia, 1)
-    alert = alert_publish(alert=_draft(staff, armenia), user=staff)
+    alert = publish_frozen(alert=_draft(staff, armenia), user=staff)
     client = _login(staff)
     page = client.get(reverse("admin:alerts_alert_change", args=[alert.pk]))
     assert page.status_code == 200
@@ -192,7 +194,7 @@ def test_other_missions_staff_cannot_act_on_the_alert(staff, georgia_staff, arme
 
 def test_correct_drafts_a_replacement_with_the_same_collapse_id(staff, armenia):
     travelers_in(armenia, 1)
-    alert = alert_publish(alert=_draft(staff, armenia), user=staff)
+    alert = publish_frozen(alert=_draft(staff, armenia), user=staff)
     response = _login(staff).post(reverse("admin:alerts_alert_action", args=[alert.pk, "correct"]))
     correction = Alert.objects.exclude(pk=alert.pk).get()
     assert response["Location"] == reverse("admin:alerts_alert_change", args=[correction.pk])
@@ -210,7 +212,7 @@ def test_replies_roster_need_help_first_then_safe_then_no_answer(staff, armenia)
         TripFactory(traveler=traveler, leg__country=armenia, leg__cities=[city])
         DeviceFactory(traveler=traveler, token=f"tok-{name}")
         people[name] = traveler
-    alert = alert_publish(alert=_draft(staff, armenia), user=staff)
+    alert = publish_frozen(alert=_draft(staff, armenia), user=staff)
     SafetyReply.objects.create(alert=alert, traveler=people["fine"], status="safe")
     SafetyReply.objects.create(
         alert=alert, traveler=people["helpme"], status="need_help", message="Broken leg", people=2

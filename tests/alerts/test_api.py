@@ -7,8 +7,8 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from alerts.models import AlertStatus, SafetyReply
-from alerts.services import alert_cancel, alert_create, alert_publish
-from tests.alerts.conftest import travelers_in
+from alerts.services import alert_cancel, alert_create
+from tests.alerts.conftest import publish_frozen, travelers_in
 from tests.factories.alerts import AlertFactory
 from tests.factories.travelers import DeviceFactory, TravelerFactory, TripFactory
 from travelers.services import token_pair_issue
@@ -24,7 +24,7 @@ def _publish(staff, country, **kwargs):
         "text_ru": "Покиньте район аэропорта.",
         "text_en": "Leave the airport area.",
     } | kwargs
-    return alert_publish(alert=alert_create(author=staff, country=country, **fields), user=staff)
+    return publish_frozen(alert=alert_create(author=staff, country=country, **fields), user=staff)
 
 
 def _client_for(traveler) -> APIClient:

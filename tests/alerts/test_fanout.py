@@ -10,25 +10,36 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from alerts.models import AlertStatus, Delivery, DeliveryStatus
-from alerts.services import alert_create, alert_fanout_start, alert_publish, alert_supersede, delivery_batch_send
+from alerts.models import Alert, AlertStatus, Delivery, DeliveryStatus
+from alerts.services import (
+    alert_cancel,
+    alert_create,
+    alert_fanout_start,
+    alert_publish,
+    alert_supersede,
+    delivery_batch_send,
+)
 from alerts.services.fanout import retry_delay
-from tests.alerts.conftest import travelers_in
+from tests.alerts.conftest import freeze_lock_held_elsewhere as _freeze_lock_held_elsewhere
+from tests.alerts.conftest import publish_frozen, travelers_in
 from tests.factories.travelers import DeviceFactory, TravelerFactory, TripFactory
 from travelers.models import Device
 
 pytestmark = pytest.mark.django_db
 
 
+_FIELDS = {
+    "severity": "warning",
+    "title_ru": "Перекрыты дороги",
+    "title_en": "Roads closed",
+    "text_ru": "Трасса M1 перекрыта из-за снегопада.",
+    "text_en": "The M1 highway is closed because of snow.",
+}
+
+
 def _publish(staff, country, **kwargs):
-    fields = {
-        "severity": "warning",
-        "title_ru": "Перекрыты дороги",
-        "title_en": "Roads closed",
-        "text_ru": "Трасса M1 перекрыта из-за снегопада.",
-        "text_en": "The M1 highway is closed because of snow.",
-    } | kwargs
-    return alert_publish(alert=alert_create(author=staff, country=country, **fields), user=staff)
+    fields = _FIELDS | kwargs
+    return publish_frozen(alert=alert_create(author=staff, country=country, **fields), user=staff)
 
 
 def _whole(alert):
@@ -74,6 +85,65 @@ def test_kickoff_of_an_alert_not_sending_does_nothing(staff, armenia, broker_que
     alert.save()
     assert alert_fanout_start(alert_id=alert.pk) == 0
     assert broker_queue.messages() == []
+
+
+def test_kickoff_writes_the_audience_of_the_publication_moment_once(settings, staff, armenia, broker_queue):
+    """The staff request only commits the alert; the kickoff writes the audience as it was at `published_at`
+    (not as it is when the kickoff runs), and a second kickoff writes nothing twice."""
+    today = timezone.localdate()
+    back_then = TravelerFactory()
+    TripFactory(
+        traveler=back_then,
+        leg__country=armenia,
+        start_date=today - dt.timedelta(days=12),
+        end_date=today - dt.timedelta(days=8),
+    )
+    DeviceFactory(traveler=back_then, token="there-ten-days-ago")
+    travelers_in(armenia, 1, prefix="there-today")  # a trip from yesterday: not there ten days ago
+    alert = alert_publish(alert=alert_create(author=staff, country=armenia, **_FIELDS), user=staff)
+    assert not Delivery.objects.filter(alert=alert).exists()
+    ten_days_ago = timezone.now() - dt.timedelta(days=10)
+    Alert.objects.filter(pk=alert.pk).update(published_at=ten_days_ago)
+
+    assert alert_fanout_start(alert_id=alert.pk) == 1
+    assert _statuses(alert) == {"there-ten-days-ago": DeliveryStatus.PENDING}
+    alert.refresh_from_db()
+    assert (alert.audience_devices, alert.audience_travelers) == (1, 1)
+    assert alert.fanout_started_at is not None
+
+    assert alert_fanout_start(alert_id=alert.pk) == 1  # redelivered kickoff: the same range again, no new rows
+    assert Delivery.objects.filter(alert=alert).count() == 1
+    alert.refresh_from_db()
+    assert alert.audience_devices == 1
+
+
+def test_kickoff_leaves_an_audience_being_written_by_another_kickoff_alone(staff, armenia, broker_queue):
+    travelers_in(armenia, 2)
+    alert = alert_publish(alert=alert_create(author=staff, country=armenia, **_FIELDS), user=staff)
+    with _freeze_lock_held_elsewhere(alert.pk):
+        assert alert_fanout_start(alert_id=alert.pk) == 0
+        assert not Delivery.objects.filter(alert=alert).exists()
+        assert broker_queue.messages() == []
+    assert alert_fanout_start(alert_id=alert.pk) == 1
+    assert Delivery.objects.filter(alert=alert).count() == 2
+
+
+def test_kickoff_of_an_alert_whose_devices_all_went_away_marks_it_sent(staff, armenia, broker_queue):
+    devices = travelers_in(armenia, 2)
+    alert = alert_publish(alert=alert_create(author=staff, country=armenia, **_FIELDS), user=staff)
+    Device.objects.filter(pk__in=[d.pk for d in devices]).update(is_active=False)
+    assert alert_fanout_start(alert_id=alert.pk) == 0
+    alert.refresh_from_db()
+    assert (alert.status, alert.audience_devices) == (AlertStatus.SENT, 0)
+    assert broker_queue.messages() == []
+
+
+def test_kickoff_of_a_cancelled_alert_writes_no_audience(staff, armenia, broker_queue):
+    travelers_in(armenia, 2)
+    alert = alert_publish(alert=alert_create(author=staff, country=armenia, **_FIELDS), user=staff)
+    alert_cancel(alert=alert, user=staff)
+    assert alert_fanout_start(alert_id=alert.pk) == 0
+    assert not Delivery.objects.filter(alert=alert).exists()
 
 
 # --- one batch, locmem --------------------------------------------------------------------------------------
@@ -338,7 +408,7 @@ def test_no_personal_data_reaches_the_providers(staff, armenia, fake_fcm, fake_a
         DeviceFactory(traveler=traveler, platform=platform, token=f"pii-{platform}")
         people.append(traveler)
     alert = _publish(staff, armenia)
-    correction = alert_publish(alert=alert_supersede(alert=alert, user=staff, text_en="Roads open again."), user=staff)
+    correction = publish_frozen(alert=alert_supersede(alert=alert, user=staff, text_en="Roads open again."), user=staff)
     _send_all(correction)
     recorded = json.dumps(fake_fcm.delivered + fake_apns.delivered, ensure_ascii=False)
     assert len(fake_fcm.delivered) == 2

@@ -15,14 +15,15 @@ from alerts.services import (
     alerts_sweep,
     delivery_batch_send,
 )
-from tests.alerts.conftest import broker_unreachable, travelers_in
+from tests.alerts.conftest import broker_unreachable, freeze_lock_held_elsewhere, publish_frozen, travelers_in
 
 pytestmark = pytest.mark.django_db
 
 GRACE = dt.timedelta(seconds=61)
 
 
-def _publish(staff, country):
+def _publish(staff, country, *, frozen=True):
+    """Published; with `frozen`, its kickoff has also written the audience into Delivery rows."""
     alert = alert_create(
         author=staff,
         country=country,
@@ -32,7 +33,7 @@ def _publish(staff, country):
         text_ru="Ожидается сильная гроза.",
         text_en="A severe thunderstorm is expected.",
     )
-    return alert_publish(alert=alert, user=staff)
+    return publish_frozen(alert=alert, user=staff) if frozen else alert_publish(alert=alert, user=staff)
 
 
 def _run_queued_batches(broker_queue):
@@ -50,14 +51,14 @@ def test_publish_with_the_broker_down_succeeds_and_the_sweeper_starts_the_fanout
     travelers_in(armenia, 3)
     with broker_unreachable(), django_capture_on_commit_callbacks(execute=True):
         started = time.monotonic()
-        alert = _publish(staff, armenia)
+        alert = _publish(staff, armenia, frozen=False)
         elapsed = time.monotonic() - started
     assert elapsed < 2
     assert "could not enqueue alerts.tasks.fanout_start" in caplog.text  # it tried, and the publish stood
     alert.refresh_from_db()
     assert alert.status == AlertStatus.SENDING
     assert alert.fanout_started_at is None
-    assert Delivery.objects.filter(alert=alert).count() == 3
+    assert not Delivery.objects.filter(alert=alert).exists()  # the kickoff writes the audience
     assert broker_queue.messages() == []
 
     assert alerts_sweep().kickoffs == []  # within the grace period the kickoff may still be on its way
@@ -67,9 +68,39 @@ def test_publish_with_the_broker_down_succeeds_and_the_sweeper_starts_the_fanout
 
     broker_queue.purge()
     alert_fanout_start(alert_id=alert.pk)
+    assert Delivery.objects.filter(alert=alert).count() == 3
     _run_queued_batches(broker_queue)
     assert len(outbox) == 3
     assert Alert.objects.get(pk=alert.pk).status == AlertStatus.SENT
+
+
+def test_a_kickoff_lost_during_the_freeze_is_started_again_unless_a_freeze_is_still_running(
+    staff, armenia, broker_queue, outbox
+):
+    """The kickoff died while writing the audience: its transaction rolled back (no rows, nothing marked),
+    exactly as if it had never run. The sweeper starts it again after the grace period, but not while
+    another kickoff still holds the freeze lock (a large audience being written)."""
+    travelers_in(armenia, 3)
+    alert = _publish(staff, armenia, frozen=False)
+    later = timezone.now() + GRACE
+    with freeze_lock_held_elsewhere(alert.pk):
+        assert alerts_sweep(now=later).kickoffs == []
+        assert alerts_sweep(now=later).completed == []  # no open delivery yet does not mean done
+    assert broker_queue.messages() == []
+    assert alerts_sweep(now=later).kickoffs == [alert.pk]
+    assert broker_queue.tasks("alerts.tasks.fanout_start") == [[alert.pk]]
+    broker_queue.purge()
+    alert_fanout_start(alert_id=alert.pk)
+    _run_queued_batches(broker_queue)
+    assert len(outbox) == 3
+    assert Alert.objects.get(pk=alert.pk).status == AlertStatus.SENT
+
+
+def test_self_check_flags_an_alert_whose_audience_was_never_written(staff, armenia):
+    travelers_in(armenia, 1)
+    alert = _publish(staff, armenia, frozen=False)
+    assert alert_self_check() == []
+    assert alert_self_check(now=timezone.now() + dt.timedelta(minutes=11)) == [alert.pk]
 
 
 def test_sweep_with_the_broker_down_reports_it_and_does_not_fail(staff, armenia, broker_queue):

@@ -10,6 +10,7 @@ from django.utils import timezone
 from alerts.models import Alert, AlertStatus, Delivery, DeliveryStatus
 from alerts.services import (
     alert_approve,
+    alert_audience_freeze,
     alert_audience_preview,
     alert_cancel,
     alert_create,
@@ -20,7 +21,7 @@ from alerts.services import (
     alert_update,
 )
 from core.exceptions import ApplicationError, NotFoundError
-from tests.alerts.conftest import travelers_in
+from tests.alerts.conftest import publish_frozen, travelers_in
 from tests.factories.alerts import AlertFactory, DeliveryFactory
 from tests.factories.travelers import DeviceFactory, TravelerFactory, TripFactory
 from travelers.models import DeviceSubscription
@@ -194,7 +195,7 @@ def test_preview_counts_devices_and_distinct_travelers(staff, armenia, georgia):
     assert (preview.devices, preview.travelers, preview.approval_required) == (4, 2, False)
 
 
-def test_publish_freezes_the_audience_into_one_delivery_per_device(staff, armenia, georgia):
+def test_the_kickoff_freezes_the_audience_into_one_delivery_per_device(staff, armenia, georgia):
     today = timezone.localdate()
     inside = travelers_in(armenia, 3)
     travelers_in(georgia, 2)  # another country
@@ -213,8 +214,14 @@ def test_publish_freezes_the_audience_into_one_delivery_per_device(staff, armeni
     DeviceSubscription.objects.create(device=subscriber, country=armenia)
 
     alert = _draft(staff, armenia)
-    with CaptureQueriesContext(connection) as queries:
+    with CaptureQueriesContext(connection) as publishing:
         alert = alert_publish(alert=alert, user=staff)
+    assert not [q for q in publishing if "alerts_delivery" in q["sql"]]  # the staff request writes no rows
+    assert alert.status == AlertStatus.SENDING
+    assert alert.audience_frozen_at is None
+    with CaptureQueriesContext(connection) as queries:
+        assert alert_audience_freeze(alert_id=alert.pk)
+    alert.refresh_from_db()
     inserts = [q["sql"] for q in queries if q["sql"].startswith("INSERT INTO") and "alerts_delivery" in q["sql"]]
     assert len(inserts) == 1
     assert "ON CONFLICT" in inserts[0]
@@ -223,12 +230,15 @@ def test_publish_freezes_the_audience_into_one_delivery_per_device(staff, armeni
     assert targeted == {d.pk for d in inside} | {subscriber.pk}
     assert set(Delivery.objects.filter(alert=alert).values_list("status", flat=True)) == {DeliveryStatus.PENDING}
     assert (alert.audience_devices, alert.audience_travelers) == (4, 3)
+    assert alert.audience_frozen_at is not None
+    assert alert_audience_freeze(alert_id=alert.pk)  # a second kickoff writes nothing twice
+    assert Delivery.objects.filter(alert=alert).count() == 4
 
 
 def test_city_alert_reaches_only_travelers_in_those_cities(staff, armenia):
     gyumri = travelers_in(armenia, 2, cities=["Gyumri"])
     travelers_in(armenia, 2, cities=["Yerevan"])
-    alert = alert_publish(alert=_draft(staff, armenia, cities=["gyumri"]), user=staff)
+    alert = publish_frozen(alert=_draft(staff, armenia, cities=["gyumri"]), user=staff)
     assert set(Delivery.objects.filter(alert=alert).values_list("device_id", flat=True)) == {d.pk for d in gyumri}
 
 
@@ -263,6 +273,8 @@ def test_scheduled_alert_goes_out_when_due_with_the_audience_of_that_moment(staf
     assert alert_publish_due(now=later + dt.timedelta(seconds=1)) == [alert.pk]
     alert.refresh_from_db()
     assert alert.status == AlertStatus.SENDING
+    assert alert.published_at == later + dt.timedelta(seconds=1)  # the audience moment
+    assert alert_audience_freeze(alert_id=alert.pk)
     assert Delivery.objects.filter(alert=alert).count() == len(devices)
     assert alert_publish_due(now=later + dt.timedelta(seconds=2)) == []  # safe to run twice
 
@@ -280,7 +292,7 @@ def test_scheduled_alert_whose_audience_grew_past_the_threshold_goes_back_to_dra
 
 def test_cancel_stops_pending_deliveries(staff, armenia):
     travelers_in(armenia, 3)
-    alert = alert_publish(alert=_draft(staff, armenia), user=staff)
+    alert = publish_frozen(alert=_draft(staff, armenia), user=staff)
     sent = Delivery.objects.filter(alert=alert).first()
     Delivery.objects.filter(pk=sent.pk).update(status=DeliveryStatus.SENT)
     alert = alert_cancel(alert=alert, user=staff)
@@ -304,7 +316,7 @@ def test_cancel_is_scoped_to_the_staff_members_countries(staff, georgia_staff, a
 def test_expire_due_expires_published_and_scheduled_alerts_and_drops_their_pending_deliveries(staff, armenia):
     travelers_in(armenia, 2)
     soon = timezone.now() + dt.timedelta(minutes=5)
-    sending = alert_publish(alert=_draft(staff, armenia, expires_at=soon), user=staff)
+    sending = publish_frozen(alert=_draft(staff, armenia, expires_at=soon), user=staff)
     scheduled = alert_publish(
         alert=_draft(staff, armenia, publish_at=soon - dt.timedelta(minutes=1), expires_at=soon), user=staff
     )
@@ -320,13 +332,13 @@ def test_expire_due_expires_published_and_scheduled_alerts_and_drops_their_pendi
 
 def test_correction_reuses_the_collapse_id_and_replaces_the_original_when_published(staff, armenia):
     travelers_in(armenia, 2)
-    original = alert_publish(alert=_draft(staff, armenia), user=staff)
+    original = publish_frozen(alert=_draft(staff, armenia), user=staff)
     correction = alert_supersede(alert=original, user=staff, text_en="Correction: the river is the Hrazdan.")
     assert correction.status == AlertStatus.DRAFT
     assert correction.collapse_id == original.collapse_id == str(original.pk)
     assert correction.supersedes == original
     assert correction.title_ru == original.title_ru  # carried over unless changed
-    alert_publish(alert=correction, user=staff)
+    publish_frozen(alert=correction, user=staff)
     original.refresh_from_db()
     assert original.status == AlertStatus.CANCELLED
     assert not Delivery.objects.filter(alert=original, status__in=["pending", "retry"]).exists()
