@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import gettext
+import os
 import re
 from pathlib import Path
 
@@ -66,7 +67,7 @@ def parse_po(text: str) -> list[dict]:
             "msgctxt": None,
             "msgid_plural": None,
             "flags": set(),
-            "line": text.count("\n", 0, match.start()),
+            "line": text.count("\n", 0, match.start()) + 1,
         }
         fields: dict[str, str] = {}
         key = None
@@ -206,11 +207,9 @@ def test_the_committed_mo_chooses_the_russian_plural_form():
 
 
 def _source_files(suffixes: tuple[str, ...]):
-    for path in sorted(ROOT.rglob("*")):
-        relative = path.relative_to(ROOT)
-        hidden = any(part.startswith(".") for part in relative.parts)
-        if path.suffix in suffixes and path.is_file() and not hidden and not set(relative.parts[:-1]) & IGNORED_DIRS:
-            yield path
+    for directory, subdirectories, files in os.walk(ROOT):
+        subdirectories[:] = sorted(d for d in subdirectories if d not in IGNORED_DIRS and not d.startswith("."))
+        yield from (Path(directory) / name for name in sorted(files) if name.endswith(suffixes))
 
 
 def _python_messages(path: Path) -> set[tuple[str | None, str]]:
@@ -322,7 +321,7 @@ def test_an_unknown_language_falls_back_to_russian(api_client):
 
 
 @pytest.mark.django_db
-def test_an_expired_token_is_refused_in_the_requests_language(api_client):
+def test_an_invalid_token_is_refused_in_the_requests_language(api_client):
     api_client.credentials(HTTP_AUTHORIZATION="Bearer not-a-real-token")
     russian = api_client.get("/api/v1/me/")
     english = api_client.get("/api/v1/me/", HTTP_ACCEPT_LANGUAGE="en")
