@@ -23,6 +23,8 @@ DB_RETRY = {
 }
 # A batch must end (or be killed) before its lease on the rows runs out, or another batch could take them.
 BATCH_SOFT_LIMIT = max(10, settings.ALERT_LEASE_SECONDS - 10)
+# A sweep that waited in the queue past the next one is dropped (ALERT_SWEEP_INTERVAL_SECONDS, 60 by default).
+SWEEP_EXPIRES = max(1.0, settings.CELERY_BEAT_SCHEDULE["alerts-sweep"]["schedule"].total_seconds() * 0.9)
 
 
 @shared_task(name="alerts.tasks.fanout_start", acks_late=True, **DB_RETRY)
@@ -54,7 +56,7 @@ def expire_due() -> list[int]:
     return services.alert_expire_due()
 
 
-@shared_task(name="alerts.tasks.sweep", acks_late=True, expires=55)
+@shared_task(name="alerts.tasks.sweep", acks_late=True, expires=SWEEP_EXPIRES)
 def sweep() -> dict:
     report = services.alerts_sweep()
     return {"kickoffs": report.kickoffs, "requeued": report.requeued, "completed": report.completed}

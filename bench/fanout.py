@@ -253,20 +253,22 @@ def floor_process(code: str, part: int, parts: int, concurrency: int, barrier, r
         grant["assertion"] = jwt.encode(claims, account.private_key, algorithm="RS256")
         bearer = (await client.post(account.token_uri, data=grant)).json()["access_token"]
         headers = {**JSON_HEADERS, "authorization": f"Bearer {bearer}"}
-        gate = asyncio.Semaphore(concurrency)
+        pending = iter(rows)
 
-        async def one(token: str, platform: str, locale: str) -> bool:
-            message = alert_push_message(alert=alert, language=device_language(locale), platform=platform, token=token)
-            async with gate:
+        async def lane() -> int:  # `concurrency` lanes share the rows: that many requests in flight
+            sent = 0
+            for token, platform, locale in pending:
+                language = device_language(locale)
+                message = alert_push_message(alert=alert, language=language, platform=platform, token=token)
+                body = json_body({"message": fcm_message(message)})
                 try:
-                    response = await client.post(
-                        url, content=json_body({"message": fcm_message(message)}), headers=headers
-                    )
+                    response = await client.post(url, content=body, headers=headers)
                 except httpx.HTTPError:
-                    return False
-                return response.status_code == 200
+                    continue
+                sent += response.status_code == 200
+            return sent
 
-        sent = sum(await asyncio.gather(*(one(*row) for row in rows)))
+        sent = sum(await asyncio.gather(*(lane() for _ in range(concurrency))))
         await client.aclose()
         return sent
 
@@ -404,6 +406,8 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="20,000 devices (and 2,000)")
     parser.add_argument("--keep", action="store_true", help="keep the work directory (logs)")
     args = parser.parse_args()
+    signal.signal(signal.SIGTERM, _exit_on_signal)  # clean up the servers and workers when stopped
+    signal.signal(signal.SIGINT, _exit_on_signal)
     if args.quick:
         args.devices = 20_000
     sizes = {COUNTRIES[0]: max(1, args.devices // 10), COUNTRIES[1]: args.devices}
@@ -515,6 +519,10 @@ def report(size: int, floor: dict, real: dict) -> None:
         f"{real['provider']['duplicates']}, outcomes {real['provider']['outcomes']}",
         flush=True,
     )
+
+
+def _exit_on_signal(signum, frame) -> None:
+    raise SystemExit(128 + signum)
 
 
 def _pings(client) -> bool:

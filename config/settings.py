@@ -225,7 +225,10 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     "travelers-retention-purge": {"task": "travelers.tasks.retention_purge", "schedule": crontab(minute=17, hour=3)},
     "alerts-publish-due": {"task": "alerts.tasks.publish_due", "schedule": timedelta(seconds=30)},
     "alerts-expire-due": {"task": "alerts.tasks.expire_due", "schedule": timedelta(seconds=60)},
-    "alerts-sweep": {"task": "alerts.tasks.sweep", "schedule": timedelta(seconds=60)},
+    "alerts-sweep": {
+        "task": "alerts.tasks.sweep",
+        "schedule": timedelta(seconds=env_int("ALERT_SWEEP_INTERVAL_SECONDS", 60)),
+    },
     "alerts-self-check": {"task": "alerts.tasks.self_check", "schedule": timedelta(minutes=5)},
     "callbacks-expire-stale": {"task": "callbacks.tasks.expire_stale", "schedule": timedelta(minutes=5)},
     "callbacks-send-notices": {"task": "callbacks.tasks.send_notices", "schedule": timedelta(seconds=60)},

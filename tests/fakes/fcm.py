@@ -64,8 +64,15 @@ def fcm_error(status: int, grpc_status: str, message: str, error_code: str | Non
 class FakeFCMApp(FakeProviderApp):
     name = "fcm"
 
-    def __init__(self, *, faults: Faults | None = None, record_limit: int | None = None, token_lifetime: int = 3600):
-        super().__init__(faults=faults, record_limit=record_limit)
+    def __init__(
+        self,
+        *,
+        faults: Faults | None = None,
+        record_limit: int | None = None,
+        token_lifetime: int = 3600,
+        history: bool = False,
+    ):
+        super().__init__(faults=faults, record_limit=record_limit, history=history)
         self.private_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         self.private_key_id = secrets.token_hex(8)
         self.token_lifetime = token_lifetime
@@ -169,7 +176,7 @@ class FakeFCMApp(FakeProviderApp):
             or message.get("apns", {}).get("headers", {}).get("apns-collapse-id")
             or ""
         )
-        self.count("ok")
+        self.count("ok", token)
         self.record_delivery(
             token,
             collapse_id,
@@ -202,7 +209,7 @@ class FakeFCMApp(FakeProviderApp):
         return self.faults.pick(self.rng)
 
     def _answer(self, token: str, outcome: str, status: int, payload: dict, headers=None) -> Response:
-        self.count(outcome)
+        self.count(outcome, token)
         return json_response(status, payload, headers)
 
     async def _fault(self, token: str, outcome: str) -> Response:
@@ -255,11 +262,11 @@ class FakeFCMApp(FakeProviderApp):
                 token, outcome, 500, fcm_error(500, "INTERNAL", "Internal error encountered.", "INTERNAL")
             )
         if outcome == "timeout":
-            self.count(outcome)
+            self.count(outcome, token)
             await asyncio.sleep(self.faults.hang_seconds)
             return json_response(503, fcm_error(503, "UNAVAILABLE", "Too late.", "UNAVAILABLE"))
         if outcome == "malformed":
-            self.count(outcome)
+            self.count(outcome, token)
             return 200, {"content-type": "application/json"}, b'{"name": "projects/'
         return self._answer(
             token,
@@ -273,8 +280,16 @@ class FakeFCMApp(FakeProviderApp):
 class FakeFCM:
     """The fake on a thread of this process: `with FakeFCM(latency_ms=5) as fcm: ...; fcm.delivered`."""
 
-    def __init__(self, *, faults: Faults | None = None, certfile=None, keyfile=None, token_lifetime: int = 3600):
-        self.app = FakeFCMApp(faults=faults, token_lifetime=token_lifetime)
+    def __init__(
+        self,
+        *,
+        faults: Faults | None = None,
+        certfile=None,
+        keyfile=None,
+        token_lifetime: int = 3600,
+        history: bool = False,
+    ):
+        self.app = FakeFCMApp(faults=faults, token_lifetime=token_lifetime, history=history)
         self.server = ServerThread(self.app, certfile=certfile, keyfile=keyfile)
         self.app.base_url = self.server.url
 

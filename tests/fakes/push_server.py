@@ -109,9 +109,10 @@ class FakeProviderApp:
 
     name = "fake"
 
-    def __init__(self, *, faults: Faults | None = None, record_limit: int | None = None) -> None:
+    def __init__(self, *, faults: Faults | None = None, record_limit: int | None = None, history: bool = False) -> None:
         self.faults = faults or Faults()
         self.record_limit = record_limit
+        self.keep_history = history  # per token: (arrival time, outcome) of every request (fault tests)
         self._lock = threading.Lock()
         self.reset()
 
@@ -124,6 +125,8 @@ class FakeProviderApp:
             self.attempts_per_token: Counter[str] = Counter()
             self.collapse_ids: Counter[str] = Counter()
             self.http_versions: Counter[str] = Counter()
+            self.history: dict[str, list[tuple[float, str]]] = {}
+            self._arrived: dict[str, float] = {}
             self.rng = random.Random(self.faults.seed)
 
     def begin_request(self, token: str) -> int:
@@ -131,11 +134,16 @@ class FakeProviderApp:
         with self._lock:
             before = self.attempts_per_token[token]
             self.attempts_per_token[token] += 1
+            if self.keep_history:
+                self._arrived[token] = time.monotonic()
             return before
 
-    def count(self, outcome: str) -> None:
+    def count(self, outcome: str, token: str | None = None) -> None:
         with self._lock:
             self.outcomes[outcome] += 1
+            if self.keep_history and token is not None:
+                arrived = self._arrived.get(token, time.monotonic())
+                self.history.setdefault(token, []).append((arrived, outcome))
 
     def record_delivery(self, token: str, collapse_id: str, record: dict[str, Any]) -> None:
         with self._lock:

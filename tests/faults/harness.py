@@ -1,0 +1,215 @@
+"""What the fault tests share: their own redis-server, real Celery worker and beat processes (each the
+leader of its own process group, so a kill takes its pool children too), the test's Celery app pointed at
+the test's own broker, and fast seeding of a few thousand subscribed devices.
+
+Every process started here is stopped by `Cluster.close()` (the fixtures call it in teardown), whatever the
+test did. Nothing here touches the machine's shared PostgreSQL or Redis beyond the test database.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from contextlib import contextmanager
+from pathlib import Path
+
+import redis
+
+from config.celery import app as celery_app
+from tests.alerts.celery_worker import ROOT, log_tail, wait_until, worker_environment
+from tests.fakes.push_server import free_port
+from travelers.models import Device, DeviceSubscription
+
+TASK_LINE = re.compile(r"Task alerts\.tasks\.\w+\[([0-9a-f-]{36})\]")
+# Fan-out settings of the fault tests' workers: short leases and sweeps so that recovery is measured in
+# seconds, and a visibility timeout far beyond every bound asserted (recovery must never depend on it).
+FAST_RECOVERY = {
+    "ALERT_LEASE_SECONDS": "15",
+    "ALERT_SWEEP_GRACE_SECONDS": "3",
+    "ALERT_SWEEP_INTERVAL_SECONDS": "2",
+    "ALERT_RETRY_BASE_SECONDS": "1",
+    "ALERT_RETRY_MAX_SECONDS": "4",
+    "ALERT_MAX_ATTEMPTS": "10",
+    "CELERY_VISIBILITY_TIMEOUT": "3600",
+    "PUSH_TIMEOUT_SECONDS": "2",
+}
+
+
+def _stop_group(process: subprocess.Popen, sig: int = signal.SIGTERM, timeout: float = 20) -> None:
+    if process.poll() is not None:
+        return
+    try:
+        os.killpg(process.pid, sig)
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
+    except ProcessLookupError:
+        pass
+
+
+class RedisServer:
+    """A redis-server of the test's own on a free loopback port, without persistence: a restart comes back
+    empty, as a crashed broker without AOF would (every queued message is lost)."""
+
+    def __init__(self, directory: Path) -> None:
+        self.port = free_port()
+        self.log = directory / f"redis-{self.port}.log"
+        self.process: subprocess.Popen | None = None
+
+    def url(self, db: int = 0) -> str:
+        return f"redis://127.0.0.1:{self.port}/{db}"
+
+    def start(self) -> RedisServer:
+        command = [
+            "redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+            "--daemonize", "no",
+        ]  # fmt: skip
+        with open(self.log, "ab") as log:
+            self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        client = redis.Redis(port=self.port, socket_connect_timeout=0.5)
+        wait_until(lambda: _pings(client), timeout=10, interval=0.05, message=f"redis-server on {self.port}")
+        return self
+
+    def stop(self) -> None:
+        """Down hard, as in a crash: SIGKILL."""
+        if self.process is not None:
+            _stop_group(self.process, signal.SIGKILL)
+            self.process = None
+
+    def lpush_calls(self) -> int:
+        stats = redis.Redis(port=self.port).info("commandstats")
+        return sum(int(stats.get(f"cmdstat_{name}", {}).get("calls", 0)) for name in ("lpush", "rpush"))
+
+
+def _pings(client: redis.Redis) -> bool:
+    try:
+        return bool(client.ping())
+    except redis.RedisError:
+        return False
+
+
+class Cluster:
+    """Celery workers (and one beat) on the test database, the test's broker and the fake provider."""
+
+    def __init__(self, directory: Path, *, broker_url: str, **env: str) -> None:
+        self.directory = directory
+        self.env = worker_environment(
+            CELERY_BROKER_URL=broker_url, PUSH_BACKEND="providers", **{**FAST_RECOVERY, **env}
+        )
+        self.workers: dict[str, subprocess.Popen] = {}
+        self.log_offsets: dict[str, int] = {}
+        self.beat: subprocess.Popen | None = None
+        self.others: list[subprocess.Popen] = []
+
+    def _spawn(self, command: list[str], log: Path, env: dict[str, str] | None = None) -> subprocess.Popen:
+        with open(log, "ab") as out:
+            return subprocess.Popen(
+                command, cwd=ROOT, env=env or self.env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+            )
+
+    def log(self, name: str) -> Path:
+        return self.directory / f"{name}.log"
+
+    def _ready_count(self, name: str) -> int:
+        log = self.log(name)
+        return log.read_text(errors="replace").count("ready.") if log.exists() else 0
+
+    def start_workers(self, *names: str, concurrency: int = 1) -> None:
+        """Start the workers and wait until every one of them consumes."""
+        before = {name: self._ready_count(name) for name in names}
+        for name in names:
+            log = self.log(name)
+            self.log_offsets[name] = log.stat().st_size if log.exists() else 0
+            command = [
+                sys.executable, "-m", "celery", "-A", "config", "worker", "--loglevel=INFO",
+                f"--concurrency={concurrency}", "--pool=prefork", "--without-gossip", "--without-mingle",
+                "--without-heartbeat", "-n", f"{name}-{uuid.uuid4().hex[:6]}@%h",
+            ]  # fmt: skip
+            self.workers[name] = self._spawn(command, self.log(name))
+        for name in names:
+            wait_until(
+                lambda name=name: self._ready_count(name) > before[name], timeout=60, message=f"worker {name} ready"
+            )
+
+    def tasks_in_progress(self, name: str) -> set[str]:
+        """Ids of the tasks the worker (its latest run) received and had not finished, from its log (the main
+        process logs "received", the pool process "succeeded"/"raised"/"retry", for every message at INFO)."""
+        received, finished = set(), set()
+        with open(self.log(name), "rb") as log:
+            log.seek(self.log_offsets.get(name, 0))  # this run of the worker only
+            lines = log.read().decode(errors="replace").splitlines()
+        for line in lines:
+            match = TASK_LINE.search(line)
+            if match:
+                (received if line.rstrip().endswith("received") else finished).add(match.group(1))
+        return received - finished
+
+    def kill_worker(self, name: str) -> None:
+        """SIGKILL the worker and its pool children at once (its whole process group)."""
+        _stop_group(self.workers[name], signal.SIGKILL)
+
+    def start_beat(self) -> subprocess.Popen:
+        schedule = self.directory / f"beat-schedule-{uuid.uuid4().hex[:6]}"
+        command = [sys.executable, "-m", "celery", "-A", "config", "beat", "--loglevel=INFO", "-s", str(schedule)]
+        self.beat = self._spawn(command, self.log("beat"))
+        return self.beat
+
+    def spawn(self, command: list[str], name: str, env: dict[str, str]) -> subprocess.Popen:
+        process = self._spawn(command, self.log(name), env)
+        self.others.append(process)
+        return process
+
+    def alive(self) -> dict[str, bool]:
+        return {name: process.poll() is None for name, process in self.workers.items()}
+
+    def logs(self) -> str:
+        return "\n".join(f"--- {path.name} ---\n{log_tail(path, 60)}" for path in sorted(self.directory.glob("*.log")))
+
+    def close(self) -> None:
+        for process in [*self.workers.values(), *([self.beat] if self.beat else []), *self.others]:
+            _stop_group(process)
+
+
+@contextmanager
+def publishing_to(broker_url: str):
+    """The test process's Celery app (the staff panel's, in production) publishes to `broker_url`."""
+    saved = {key: celery_app.conf.get(key) for key in ("broker_url", "broker_write_url")}
+
+    def forget_pools() -> None:
+        celery_app._pool = None
+        celery_app.amqp._producer_pool = None
+
+    forget_pools()
+    celery_app.conf.broker_url = celery_app.conf.broker_write_url = broker_url
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            celery_app.conf[key] = value
+        forget_pools()
+
+
+def subscribed_devices(country, tokens: list[str], *, locale: str = "ru") -> list[Device]:
+    """Anonymous Android devices subscribed to `country` (in every alert's audience there), in two INSERTs."""
+    devices = Device.objects.bulk_create(
+        [
+            Device(
+                platform="android", token=token, token_hash=hashlib.sha256(token.encode()).hexdigest(), locale=locale
+            )
+            for token in tokens
+        ],
+        batch_size=2000,
+    )
+    DeviceSubscription.objects.bulk_create([DeviceSubscription(device=d, country=country) for d in devices])
+    return devices
+
+
+def elapsed_since(started: float) -> float:
+    return time.monotonic() - started
