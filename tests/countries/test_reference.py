@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.utils import translation
 from django_countries import countries as iso_countries
 
 from countries.models import Country, CountrySection, Mission, MissionKind, RegionalAdvisory, SectionKind
@@ -200,7 +201,7 @@ def test_the_loader_never_deletes_rows_missing_from_the_file(reference_data):
 )
 def test_malformed_data_is_refused_with_the_file_named(data_copy, file, old, new, message):
     edit(data_copy / file, old, new)
-    with pytest.raises(ReferenceDataError, match=message) as error:
+    with translation.override("en"), pytest.raises(ReferenceDataError, match=message) as error:
         reference_data_read(data_copy)
     assert Path(file).name in str(error.value)
 
