@@ -121,7 +121,7 @@ def _claim(*, alert_id: int, first_id: int, last_id: int, now: datetime, owner: 
     after its worker died: same task id). One statement; concurrent claimers never get the same row."""
     lease = now + timedelta(seconds=settings.ALERT_LEASE_SECONDS)
     sql = (
-        f"UPDATE {_TABLE} SET leased_until = %s, lease_owner = %s, attempts = attempts + 1 "  # noqa: S608 — fixed SQL, values are parameters
+        f"UPDATE {_TABLE} SET leased_until = %s, lease_owner = %s, attempts = attempts + 1, next_attempt_at = NULL "  # noqa: S608 — fixed SQL, values are parameters
         f"WHERE alert_id = %s AND id BETWEEN %s AND %s AND status IN ({', '.join(['%s'] * len(_OPEN))}) "
         "AND (next_attempt_at IS NULL OR next_attempt_at <= %s) "
         "AND (leased_until IS NULL OR leased_until < %s OR lease_owner = %s) "

@@ -82,9 +82,10 @@ def alerts_sweep(*, now: datetime | None = None) -> SweepReport:
     for alert_id, last_progress in sending.filter(fanout_started_at__isnull=False).values_list(
         "pk", "last_progress_at"
     ):
+        # Never a row whose lease still runs: a batch is sending it right now.
         released = (
             Delivery.objects.filter(alert_id=alert_id, status__in=OPEN_DELIVERY_STATUSES)
-            .filter(Q(leased_until__lt=now) | Q(next_attempt_at__lt=now - grace))
+            .filter(Q(leased_until__lt=now) | Q(leased_until__isnull=True, next_attempt_at__lt=now - grace))
             .update(leased_until=None, next_attempt_at=None)
         )
         report.released += released

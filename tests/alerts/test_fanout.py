@@ -188,6 +188,20 @@ def test_rows_leased_by_a_running_batch_are_not_taken(staff, armenia, outbox):
     assert alert.status == AlertStatus.SENDING  # one delivery still open
 
 
+def test_a_claim_clears_the_retry_time_of_the_rows_it_takes(staff, armenia, outbox):
+    from alerts.services.fanout import _claim
+
+    travelers_in(armenia, 1)
+    alert = _publish(staff, armenia)
+    alert_id, first, last = _whole(alert)
+    past = timezone.now() - dt.timedelta(seconds=5)
+    Delivery.objects.filter(alert=alert).update(status=DeliveryStatus.RETRY, next_attempt_at=past, attempts=1)
+    assert len(_claim(alert_id=alert_id, first_id=first, last_id=last, now=timezone.now(), owner=None)) == 1
+    row = Delivery.objects.get(alert=alert)
+    assert (row.next_attempt_at, row.attempts) == (None, 2)
+    assert row.leased_until is not None
+
+
 def test_rows_of_a_lost_batch_are_taken_again_when_the_lease_runs_out(staff, armenia, outbox):
     devices = travelers_in(armenia, 2)
     alert = _publish(staff, armenia)

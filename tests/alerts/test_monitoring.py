@@ -176,6 +176,23 @@ def test_retries_whose_delayed_message_was_lost_are_enqueued_again(staff, armeni
     assert Delivery.objects.get(pk=waiting.pk).status == DeliveryStatus.SENT
 
 
+def test_sweeper_never_releases_a_row_a_batch_is_sending(staff, armenia, broker_queue):
+    """A retry that is being sent (claimed: its lease runs) is not "overdue" however old its retry time: taking
+    its lease away would let a second batch send it at the same time (found by the provider-fault test)."""
+    travelers_in(armenia, 1)
+    alert = _publish(staff, armenia)
+    now = timezone.now()
+    Alert.objects.filter(pk=alert.pk).update(fanout_started_at=now, last_progress_at=now)
+    lease = now + dt.timedelta(seconds=60)
+    Delivery.objects.filter(alert=alert).update(
+        status=DeliveryStatus.RETRY, next_attempt_at=now - 2 * GRACE, leased_until=lease, attempts=2
+    )
+    report = alerts_sweep(now=now)
+    assert (report.released, report.requeued) == (0, {})
+    assert Delivery.objects.get(alert=alert).leased_until == lease
+    assert broker_queue.messages() == []
+
+
 def test_sweeper_marks_finished_alerts_sent_and_gives_up_on_rows_lost_too_often(settings, staff, armenia, broker_queue):
     settings.ALERT_MAX_ATTEMPTS = 3
     travelers_in(armenia, 2)
