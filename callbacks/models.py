@@ -70,12 +70,18 @@ RETRY_OUTCOMES = (Outcome.NO_ANSWER, Outcome.BUSY)
 
 
 class CallbackRequest(models.Model):
-    traveler = models.ForeignKey(Traveler, on_delete=models.CASCADE, related_name="callback_requests")
-    country = models.ForeignKey(Country, on_delete=models.PROTECT, related_name="+")
-    mission = models.ForeignKey(
-        Mission, on_delete=models.PROTECT, related_name="callback_requests", help_text="The queue"
+    traveler = models.ForeignKey(
+        Traveler, on_delete=models.CASCADE, related_name="callback_requests", verbose_name=_("Traveler")
     )
-    topic = models.CharField(max_length=20, choices=Topic.choices)
+    country = models.ForeignKey(Country, on_delete=models.PROTECT, related_name="+", verbose_name=_("Country"))
+    mission = models.ForeignKey(
+        Mission,
+        on_delete=models.PROTECT,
+        related_name="callback_requests",
+        help_text=_("The queue"),
+        verbose_name=_("Mission"),
+    )
+    topic = models.CharField(max_length=20, choices=Topic.choices, verbose_name=_("Topic"))
     priority = models.GeneratedField(
         expression=Case(
             When(topic__in=[t.value for t in URGENT_TOPICS], then=Value(PRIORITY_URGENT)),
@@ -83,30 +89,53 @@ class CallbackRequest(models.Model):
         ),
         output_field=models.PositiveSmallIntegerField(),
         db_persist=True,
-        help_text="0 for urgent topics, 1 otherwise; computed by the database from the topic",
+        help_text=_("0 for urgent topics, 1 otherwise; computed by the database from the topic"),
+        verbose_name=_("Priority"),
     )
-    message = models.TextField(max_length=1000, blank=True)
-    language = models.CharField(max_length=2, choices=Language.choices, default=Language.RU)
-    city = models.CharField(max_length=100, blank=True, help_text="The traveler's place, as they typed it")
+    message = models.TextField(max_length=1000, blank=True, verbose_name=_("Message"))
+    language = models.CharField(max_length=2, choices=Language.choices, default=Language.RU, verbose_name=_("Language"))
+    city = models.CharField(
+        max_length=100, blank=True, help_text=_("The traveler's place, as they typed it"), verbose_name=_("City")
+    )
 
-    status = models.CharField(max_length=12, choices=Status.choices, default=Status.QUEUED)
-    queued_at = models.DateTimeField(help_text="When the traveler asked; the queue order, kept on re-queue")
-    available_at = models.DateTimeField(help_text="Not claimable before this (the delay after an unanswered call)")
-    claimed_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.QUEUED, verbose_name=_("Status"))
+    queued_at = models.DateTimeField(
+        help_text=_("When the traveler asked; the queue order, kept on re-queue"), verbose_name=_("Queued at")
     )
-    claimed_at = models.DateTimeField(null=True, blank=True)
-    closed_at = models.DateTimeField(null=True, blank=True)
-    attempts = models.PositiveSmallIntegerField(default=0, help_text="Calls made (released claims not counted)")
-    outcome = models.CharField(max_length=12, choices=Outcome.choices, blank=True, help_text="Of the last call")
+    available_at = models.DateTimeField(
+        help_text=_("Not claimable before this (the delay after an unanswered call)"), verbose_name=_("Available from")
+    )
+    claimed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("Taken by"),
+    )
+    claimed_at = models.DateTimeField(null=True, blank=True, verbose_name=_("Taken at"))
+    closed_at = models.DateTimeField(null=True, blank=True, verbose_name=_("Closed at"))
+    attempts = models.PositiveSmallIntegerField(
+        default=0, help_text=_("Calls made (released claims not counted)"), verbose_name=_("Calls made")
+    )
+    outcome = models.CharField(
+        max_length=12,
+        choices=Outcome.choices,
+        blank=True,
+        help_text=_("Of the last call"),
+        verbose_name=_("Outcome of the last call"),
+    )
     push_pending = models.CharField(
         max_length=12,
         choices=Status.choices,
         blank=True,
-        help_text="A status still to be pushed to the traveler (set with the change, cleared once sent)",
+        help_text=_("A status still to be pushed to the traveler (set with the change, cleared once sent)"),
+        verbose_name=_("Push notification pending"),
     )
 
     class Meta:
+        verbose_name = _("call-back request")
+        verbose_name_plural = _("call-back requests")
         ordering = ["priority", "queued_at", "id"]
         constraints = [
             models.UniqueConstraint(
@@ -153,15 +182,28 @@ class CallbackRequest(models.Model):
 class CallbackAttempt(models.Model):
     """One call (or a claim given back): who, when, with what outcome. Written only by the service."""
 
-    request = models.ForeignKey(CallbackRequest, on_delete=models.CASCADE, related_name="attempt_set")
-    mission = models.ForeignKey(Mission, on_delete=models.PROTECT, related_name="+", help_text="For handling time")
-    staff = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="callback_attempts")
-    started_at = models.DateTimeField(help_text="When the staff member took the request")
-    ended_at = models.DateTimeField()
-    outcome = models.CharField(max_length=12, choices=Outcome.choices)
-    note = models.TextField(max_length=2000, blank=True)
+    request = models.ForeignKey(
+        CallbackRequest, on_delete=models.CASCADE, related_name="attempt_set", verbose_name=_("Call-back request")
+    )
+    mission = models.ForeignKey(
+        Mission, on_delete=models.PROTECT, related_name="+", help_text=_("For handling time"), verbose_name=_("Mission")
+    )
+    staff = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="callback_attempts",
+        verbose_name=_("Staff member"),
+    )
+    started_at = models.DateTimeField(
+        help_text=_("When the staff member took the request"), verbose_name=_("Started at")
+    )
+    ended_at = models.DateTimeField(verbose_name=_("Ended at"))
+    outcome = models.CharField(max_length=12, choices=Outcome.choices, verbose_name=_("Outcome"))
+    note = models.TextField(max_length=2000, blank=True, verbose_name=_("Note"))
 
     class Meta:
+        verbose_name = _("call attempt")
+        verbose_name_plural = _("call attempts")
         ordering = ["started_at", "id"]
         constraints = [
             models.CheckConstraint(condition=Q(ended_at__gte=models.F("started_at")), name="callback_attempt_ends"),

@@ -55,7 +55,7 @@ def _not_available(country: Country, *, no_mission: bool = False) -> Application
         detail = _("Call-backs from a diplomat are not available in %(country)s.")
     detail %= {"country": country.code.name}
     if names:  # two sentences, each translated on its own
-        detail = f"{detail} {_('They are available in: %(countries)s.') % {'countries': names}}"
+        detail = " ".join((detail, _("They are available in: %(countries)s.") % {"countries": names}))
     return ApplicationError(
         detail, code="callback_not_available", field="country", extra={"available_countries": available}
     )

@@ -1,5 +1,6 @@
 from django.contrib import admin
 from django.urls import include, path
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from core.views import healthz
@@ -22,6 +23,6 @@ urlpatterns = [
 handler404 = "core.views.handler404"
 handler500 = "core.views.handler500"
 
-admin.site.site_header = "Foreign Assistant — staff panel"
-admin.site.site_title = "Foreign Assistant"
-admin.site.index_title = "Consular staff panel"
+admin.site.site_header = _("Foreign Assistant — staff panel")
+admin.site.site_title = _("Foreign Assistant")
+admin.site.index_title = _("Consular staff panel")

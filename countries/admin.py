@@ -132,7 +132,7 @@ class CountryAdmin(PackInvalidatingAdminMixin, StaffScopedModelAdmin):
     def get_readonly_fields(self, request, obj=None):
         return (*self.readonly_fields, "code") if obj is not None else self.readonly_fields
 
-    @admin.display(description=_("Name"))
+    @admin.display(description=_("Country name"))
     def country_name(self, obj: Country) -> str:
         return obj.code.name
 

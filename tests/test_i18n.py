@@ -42,10 +42,9 @@ GETTEXT_FUNCTIONS = {
 }
 # Strings wrapped for translation that makemessages cannot see, each reported to the owner of the file. An entry
 # must still be missing from the catalogue (the test fails once it is extracted: then delete it here).
-KNOWN_UNEXTRACTED = {
-    # callbacks/services.py: `_()` inside an f-string replacement field; xgettext (0.21) does not look there.
-    (None, "They are available in: %(countries)s."),
-}
+# Wrapped strings makemessages cannot see (e.g. `_()` inside an f-string replacement field; xgettext 0.21 does
+# not look there), as (msgctxt, msgid). Empty: keep it so.
+KNOWN_UNEXTRACTED: set[tuple[str | None, str]] = set()
 NPLURALS = 3
 # %(name)s / %s / %d, and {name} (str.format); "%%" is a literal percent sign.
 PLACEHOLDER = re.compile(r"%(?:\([^)]+\))?[-#0 +]*\d*(?:\.\d+)?[sdifrxXeEgGc%]|\{\w*\}")

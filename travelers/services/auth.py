@@ -20,8 +20,8 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
-from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 from rest_framework import status
 
 from core.exceptions import ApplicationError
@@ -64,12 +64,14 @@ def otp_request(*, phone: str) -> str:
         code_hash=code_hash(phone=phone, code=code),
         expires_at=timezone.now() + timedelta(seconds=settings.OTP_TTL_SECONDS),
     )
-    body = gettext(
-        "Foreign Assistant sign-in code: %(code)s. It is valid for %(minutes)d minutes. Do not share it."
-    ) % {
-        "code": code,
-        "minutes": max(1, settings.OTP_TTL_SECONDS // 60),
-    }
+    # The Russian text is UCS-2 (70 characters a segment): it is kept to one segment. The code comes right
+    # after the first ": " in every language (tests read it from there).
+    minutes = max(1, settings.OTP_TTL_SECONDS // 60)
+    body = ngettext(
+        "Foreign Assistant sign-in code: %(code)s. It is valid for %(minutes)d minute. Do not share it.",
+        "Foreign Assistant sign-in code: %(code)s. It is valid for %(minutes)d minutes. Do not share it.",
+        minutes,
+    ) % {"code": code, "minutes": minutes}
     from travelers.tasks import sms_send
 
     # After commit, and robust: if the broker is down the traveler simply asks for a code again. The message
