@@ -212,6 +212,9 @@ CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TIMEZONE = "UTC"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A task running when the broker connection drops goes on: its work and its outcome live in PostgreSQL, not
+# in the broker (cancelling it, Celery 6's planned default, would re-send what it had sent). Fault test 2.
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     # Tasks are short and a sweeper re-enqueues lost work from the database within minutes, so a lost
     # message is never waited on for Redis's default hour.

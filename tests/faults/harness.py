@@ -169,6 +169,10 @@ class Cluster:
     def alive(self) -> dict[str, bool]:
         return {name: process.poll() is None for name, process in self.workers.items()}
 
+    def worker_logs(self) -> str:
+        """Everything every worker process wrote."""
+        return "\n".join(self.log(name).read_text(errors="replace") for name in self.workers)
+
     def logs(self) -> str:
         return "\n".join(f"--- {path.name} ---\n{log_tail(path, 60)}" for path in sorted(self.directory.glob("*.log")))
 

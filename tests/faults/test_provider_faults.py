@@ -69,6 +69,6 @@ def test_provider_faults_deliver_every_valid_token_and_prune_only_dead_ones(clus
         DeliveryStatus.SENT
     }
     assert all(cluster.alive().values())
-    logs = cluster.logs()
+    logs = cluster.worker_logs()
     for crash in ("WorkerLostError", "exited with", "raised unexpected"):
         assert crash not in logs
