@@ -183,3 +183,26 @@ def test_a_request_in_its_retry_delay_shows_when_to_call_again_in_mission_time(e
     admin = panel(staff).get(LIST).context["cl"].model_admin
     with translation.override("en"):
         assert "call again after 12:10" in admin.waiting(retry)  # 08:10 UTC is 12:10 in Yerevan
+
+
+@pytest.mark.parametrize(
+    ("waiting", "text"), [(1, "1 заявка ожидает"), (3, "3 заявки ожидают"), (5, "5 заявок ожидают")]
+)
+def test_the_queue_counts_speak_russian_with_its_plural_forms(embassy, staff, frozen, waiting, text):
+    for minutes in range(waiting):
+        queued(embassy, minutes)
+    client = panel(staff)
+    client.defaults.pop("HTTP_ACCEPT_LANGUAGE")  # the staff panel's default language: Russian
+    page = client.get(LIST).content.decode()
+    assert text in page
+    assert "Посольство России в Армении" in page  # the mission is named in the active language
+    assert "Заявки на обратный звонок" in page
+    assert "being called" not in page
+
+
+def test_the_queue_counts_in_english(embassy, staff, frozen):
+    queued(embassy, 1)
+    page = panel(staff).get(LIST).content.decode()
+    assert "1 request waiting (0 urgent), 0 being called" in page
+    queued(embassy, 2)
+    assert "2 requests waiting (0 urgent), 0 being called" in panel(staff).get(LIST).content.decode()

@@ -4,9 +4,10 @@ import datetime as dt
 
 import pytest
 from django.test import Client
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from countries.models import Country, CountrySection, Mission, RegionalAdvisory, StaffMembership
+from tests.factories.countries import MissionFactory
 
 PACK = "/api/v1/countries/{}/"
 ADMIN = "/admin/countries/"
@@ -269,3 +270,35 @@ def test_mark_reviewed_today_action(reference_data, crisis_centre, django_captur
     today = timezone.localdate()
     assert set(Country.objects.filter(reviewed_at=today).values_list("code", flat=True)) >= {"JO", "KH"}
     assert Country.objects.get(code="US").reviewed_at == dt.date(2026, 11, 25)
+
+
+# --- Labels: Russian by default, English on request
+
+
+def test_the_panel_labels_are_russian_by_default(reference_data, crisis_centre):
+    client = panel(crisis_centre)
+    page = client.get(f"{ADMIN}country/AM/change/").content.decode()
+    assert "Столица (на русском)" in page
+    assert "Обратные звонки включены" in page
+    assert "Capital" not in page
+    assert "Callbacks enabled" not in page
+    listing = client.get(f"{ADMIN}country/").content.decode()
+    assert "Название страны" in listing
+    assert "Страны и загранучреждения" in client.get("/admin/").content.decode()
+
+
+def test_the_panel_labels_are_english_on_request(reference_data, crisis_centre):
+    client = Client(HTTP_ACCEPT_LANGUAGE="en")
+    client.force_login(crisis_centre)
+    page = client.get(f"{ADMIN}country/AM/change/").content.decode()
+    assert "Capital (Russian)" in page
+    assert "Call-backs enabled" in page
+    assert "Country name" in client.get(f"{ADMIN}country/").content.decode()
+
+
+def test_a_mission_is_named_in_the_active_language():
+    mission = MissionFactory(name_ru="Посольство России в Армении", name_en="Embassy of Russia in Armenia")
+    with translation.override("ru"):
+        assert str(mission) == "Посольство России в Армении"
+    with translation.override("en-gb"):
+        assert str(mission) == "Embassy of Russia in Armenia"

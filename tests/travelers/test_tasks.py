@@ -14,7 +14,7 @@ import pytest
 import redis
 import time_machine
 from django.conf import settings
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from tests.factories.travelers import DeviceFactory, TravelerFactory, TripFactory
 from travelers.models import AuthToken, Device, DeviceSubscription, OneTimeCode, Trip, TripLeg, TripLegCity
@@ -65,6 +65,30 @@ def test_the_code_text_follows_the_request_language(api_client, db, broker, djan
     with django_capture_on_commit_callbacks(execute=True):
         api_client.post("/api/v1/auth/otp/", {"phone": PHONE}, format="json", HTTP_ACCEPT_LANGUAGE="en")
     assert queued(broker)[0]["kwargs"]["body"].startswith("Foreign Assistant sign-in code")
+
+
+@pytest.mark.parametrize(("ttl", "minutes"), [(60, "1 мин."), (300, "5 мин."), (1320, "22 мин."), (5940, "99 мин.")])
+def test_the_russian_code_text_fits_one_ucs2_sms_segment(
+    db, broker, django_capture_on_commit_callbacks, settings, ttl, minutes
+):
+    """Cyrillic goes as UCS-2: 70 characters a segment. Two segments would double the cost and may arrive split."""
+    settings.OTP_TTL_SECONDS = ttl
+    with translation.override("ru"), django_capture_on_commit_callbacks(execute=True):
+        code = otp_request(phone=PHONE)
+    body = queued(broker)[0]["kwargs"]["body"]
+    assert len(body) <= 70, body
+    assert body.split(": ")[1][:6] == code
+    assert minutes in body
+
+
+@pytest.mark.parametrize(("ttl", "text"), [(60, "valid for 1 minute."), (600, "valid for 10 minutes.")])
+def test_the_english_code_text_counts_minutes_in_the_plural(
+    db, broker, django_capture_on_commit_callbacks, settings, ttl, text
+):
+    settings.OTP_TTL_SECONDS = ttl
+    with translation.override("en"), django_capture_on_commit_callbacks(execute=True):
+        otp_request(phone=PHONE)
+    assert text in queued(broker)[0]["kwargs"]["body"]
 
 
 @pytest.mark.e2e
