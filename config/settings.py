@@ -102,6 +102,17 @@ DATABASES = {
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # Fail fast instead of hanging when PostgreSQL is unreachable: the API answers 503 within seconds.
     DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = env_int("DATABASE_CONNECT_TIMEOUT", 3)
+    # A connection whose server vanished without closing it (host down, network partition) fails once a write
+    # stays unacknowledged for DATABASE_TCP_USER_TIMEOUT_MS, and TCP keepalives find an idle pooled one dead,
+    # instead of waiting out ~15 minutes of kernel retransmissions. (A server that froze while its kernel still
+    # answers TCP is not caught by these: see notes/faults-architecture.md.)
+    DATABASES["default"]["OPTIONS"].update(
+        keepalives=1,
+        keepalives_idle=env_int("DATABASE_KEEPALIVES_IDLE", 10),
+        keepalives_interval=2,
+        keepalives_count=3,
+        tcp_user_timeout=env_int("DATABASE_TCP_USER_TIMEOUT_MS", 2000),
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Cache: Redis when REDIS_URL is set (shared by all processes: throttles, country packs), else local memory.

@@ -209,10 +209,16 @@ def _record(*, sent_ids: list[int], others: list[Delivery], deactivate_ids: list
     return deactivated
 
 
-def _record_patiently(**kwargs) -> int:
-    """The pushes are out: losing their outcomes means sending them again. Ride out a short database outage
-    (within the lease) before giving up and leaving the rows to the sweeper."""
-    deadline = time.monotonic() + max(5.0, settings.ALERT_LEASE_SECONDS / 3)
+# How long before its lease runs out a batch stops trying to record its outcomes (its soft time limit is 10 s
+# before the end of the lease).
+RECORD_MARGIN_SECONDS = 15.0
+
+
+def _record_patiently(*, claimed_at: float, **kwargs) -> int:
+    """The pushes are out: losing their outcomes means sending them again. Ride out a database outage for as
+    long as the rows are still ours (until shortly before the lease taken at `claimed_at`, a monotonic time,
+    runs out) before giving up and leaving the rows to the sweeper."""
+    deadline = claimed_at + max(5.0, settings.ALERT_LEASE_SECONDS - RECORD_MARGIN_SECONDS)
     pause = 0.5
     while True:
         try:
@@ -245,7 +251,7 @@ def delivery_batch_send(*, alert_id: int, first_id: int, last_id: int, owner: st
     alert = Alert.objects.filter(pk=alert_id).first()
     if alert is None or alert.status != AlertStatus.SENDING:
         return report
-    now = timezone.now()
+    now, claimed_at = timezone.now(), time.monotonic()
     claimed = _claim(alert_id=alert_id, first_id=first_id, last_id=last_id, now=now, owner=owner)
     report.claimed = len(claimed)
     if not claimed:
@@ -285,7 +291,9 @@ def delivery_batch_send(*, alert_id: int, first_id: int, last_id: int, owner: st
         if row.status == DeliveryStatus.INVALID_TOKEN:
             deactivate_ids.append(c.device_id)
     try:
-        report.deactivated = _record_patiently(sent_ids=sent_ids, others=others, deactivate_ids=deactivate_ids, now=now)
+        report.deactivated = _record_patiently(
+            claimed_at=claimed_at, sent_ids=sent_ids, others=others, deactivate_ids=deactivate_ids, now=now
+        )
         _progress(alert_id=alert_id, now=now)
     except DatabaseError:
         logger.exception(
