@@ -8,6 +8,7 @@ tells the pack service, here in the admin hooks (no signals).
 from __future__ import annotations
 
 from django.contrib import admin, messages
+from django.db import models
 from django.db.models import Count, Q
 from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
@@ -200,6 +201,7 @@ class StaffMembershipInline(admin.TabularInline):
 
 @admin.register(Mission)
 class MissionAdmin(PackInvalidatingAdminMixin, StaffScopedModelAdmin):
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}  # a bare host is an https site
     scope_mission_lookup = "pk"
     list_display = ("name_en", "kind", "city_en", "country", "open_now", "duty_phone", "is_active", "updated_at")
     list_filter = ("kind", "is_active", MissionCountryFilter)
