@@ -1,36 +1,20 @@
 import factory
-from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
 
 from alerts.models import Alert, AlertStatus, Delivery, SafetyReply, Severity
-from countries.models import StaffMembership
-from tests.factories.countries import CountryFactory
+from tests.factories.countries import CountryFactory, StaffUserFactory
 from tests.factories.travelers import DeviceFactory, TravelerFactory
 
 
-class AlertStaffFactory(factory.django.DjangoModelFactory):
+class AlertStaffFactory(StaffUserFactory):
     """A staff-panel user of the given missions, allowed to work with alerts: AlertStaffFactory(missions=[m])."""
 
-    class Meta:
-        model = get_user_model()
-        django_get_or_create = ("username",)
-        skip_postgeneration_save = True
-
     username = factory.Sequence(lambda n: f"duty-officer-{n}")
-    is_staff = True
-    password = factory.PostGenerationMethodCall("set_password", "pw")
-
-    @factory.post_generation
-    def missions(self, create, extracted, **kwargs):
-        if create and extracted:
-            StaffMembership.objects.bulk_create([StaffMembership(user=self, mission=m) for m in extracted])
 
     @factory.post_generation
     def alert_permissions(self, create, extracted, **kwargs):
         if create and extracted is not False:
             self.user_permissions.add(*Permission.objects.filter(content_type__app_label="alerts"))
-        if create:
-            self.save()
 
 
 class AlertFactory(factory.django.DjangoModelFactory):

@@ -1,31 +1,11 @@
 import factory
-from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from callbacks.models import CallbackAttempt, CallbackRequest, Status, Topic
-from countries.models import StaffMembership
-from tests.factories.countries import CountryFactory, MissionFactory
+from tests.factories.countries import CountryFactory, MissionFactory, StaffUserFactory
 from tests.factories.travelers import TravelerFactory
 
-
-class StaffUserFactory(factory.django.DjangoModelFactory):
-    """A staff-panel user working for the given missions: StaffUserFactory(missions=[mission])."""
-
-    class Meta:
-        model = get_user_model()
-        django_get_or_create = ("username",)
-        skip_postgeneration_save = True
-
-    username = factory.Sequence(lambda n: f"diplomat{n}")
-    is_staff = True
-    password = factory.PostGenerationMethodCall("set_password", "pw")
-
-    @factory.post_generation
-    def missions(self, create, extracted, **kwargs):
-        if create and extracted:
-            StaffMembership.objects.bulk_create([StaffMembership(user=self, mission=m) for m in extracted])
-        if create:
-            self.save()
+__all__ = ["CallbackAttemptFactory", "CallbackRequestFactory", "StaffUserFactory"]
 
 
 class CallbackRequestFactory(factory.django.DjangoModelFactory):

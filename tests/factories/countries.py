@@ -1,6 +1,7 @@
 import factory
+from django.contrib.auth import get_user_model
 
-from countries.models import Country, Mission, MissionKind
+from countries.models import Country, Mission, MissionKind, StaffMembership
 
 
 class CountryFactory(factory.django.DjangoModelFactory):
@@ -34,3 +35,23 @@ class MissionFactory(factory.django.DjangoModelFactory):
     opening_hours = factory.LazyFunction(
         lambda: {d: [["09:00", "18:00"]] for d in ("mon", "tue", "wed", "thu", "fri")} | {"sat": [], "sun": []}
     )
+
+
+class StaffUserFactory(factory.django.DjangoModelFactory):
+    """A staff-panel user working for the given missions: StaffUserFactory(missions=[mission])."""
+
+    class Meta:
+        model = get_user_model()
+        django_get_or_create = ("username",)
+        skip_postgeneration_save = True
+
+    username = factory.Sequence(lambda n: f"diplomat{n}")
+    is_staff = True
+    password = factory.PostGenerationMethodCall("set_password", "pw")
+
+    @factory.post_generation
+    def missions(self, create, extracted, **kwargs):
+        if create and extracted:
+            StaffMembership.objects.bulk_create([StaffMembership(user=self, mission=m) for m in extracted])
+        if create:
+            self.save()
