@@ -260,7 +260,12 @@ class AlertAdmin(StaffScopedModelAdmin):
                 self.message_user(request, gettext("Correction drafted: edit it, then publish it."), messages.SUCCESS)
                 return HttpResponseRedirect(reverse("admin:alerts_alert_change", args=[correction.pk]))
             services[action](alert=alert, user=request.user)
-            self.message_user(request, gettext("Done: %(action)s.") % {"action": action}, messages.SUCCESS)
+            done = {
+                "approve": gettext("The alert is approved."),
+                "publish": gettext("The alert is published."),
+                "cancel": gettext("The alert is cancelled."),
+            }
+            self.message_user(request, done[action], messages.SUCCESS)
         except ApplicationError as exc:
             self.message_user(request, str(exc.detail), messages.ERROR)
         return HttpResponseRedirect(change_url)

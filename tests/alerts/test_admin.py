@@ -166,8 +166,8 @@ def test_four_eyes_and_publish_buttons(staff, colleague, armenia):
     assert any("cannot approve" in m for m in _messages(response))
     assert Alert.objects.get(pk=alert.pk).status == AlertStatus.DRAFT
 
-    _login(colleague).post(approve)
-    author.post(publish)
+    assert "The alert is approved." in _messages(_login(colleague).post(approve, follow=True))
+    assert "The alert is published." in _messages(author.post(publish, follow=True))
     alert.refresh_from_db()
     assert (alert.status, alert.approver, alert.publisher) == (AlertStatus.SENDING, colleague, staff)
     assert author.get(publish).status_code == 405
