@@ -50,7 +50,7 @@ def test_sigkilled_workers_lose_nothing_and_duplicate_only_what_was_in_flight(cl
     completed_after = time.monotonic() - last_kill
     stats = fcm.stats()
     print(
-        f"in flight at the kills: {[len(tokens) for tokens in in_flight]}; provider duplicates {stats['duplicates']}; "
+        f"in flight at the kills: {[len(caught) for caught in in_flight]}; provider duplicates {stats['duplicates']}; "
         f"completed {completed_after:.1f}s after the last kill"
     )
 
