@@ -117,12 +117,14 @@ class Alert(models.Model):
         verbose_name=_("corrects"),
     )
 
-    # The audience is the one of `published_at`: the kickoff task writes it into Delivery rows (one INSERT ...
-    # SELECT evaluated at that moment) and records here when it did, how many rows, and how many distinct
-    # travelers are behind them. Until then the alert is sending with its audience not yet written.
+    # The audience is the one of `published_at`: the kickoff task writes it into Delivery rows (evaluated at
+    # that moment, in slices of devices) and records here when it finished, how many rows, and how many
+    # distinct travelers are behind them; `audience_frozen_through` is the last device id written (a kickoff
+    # that died resumes after it). Until then the alert is sending with its audience being written.
     audience_devices = models.PositiveIntegerField(_("devices targeted"), null=True, blank=True)
     audience_travelers = models.PositiveIntegerField(_("travelers targeted"), null=True, blank=True)
     audience_frozen_at = models.DateTimeField(_("audience written at"), null=True, blank=True)
+    audience_frozen_through = models.BigIntegerField(_("audience written through device"), null=True, blank=True)
     # The fan-out's own bookkeeping (the alert row is the outbox): when the kickoff task ran, when any batch
     # last made progress, when the last delivery settled. The sweeper reads these.
     fanout_started_at = models.DateTimeField(_("fan-out started at"), null=True, blank=True)

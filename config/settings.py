@@ -288,6 +288,7 @@ PUSH_TLS_CA_FILE = os.environ.get("PUSH_TLS_CA_FILE", "")
 # Alert fan-out: deliveries per batch task (FCM's 500), how long a batch holds its rows, retries with
 # exponential backoff and jitter, when the sweeper treats work as lost, when the self-check calls an alert stuck.
 ALERT_BATCH_SIZE = env_int("ALERT_BATCH_SIZE", 500)
+ALERT_FREEZE_SLICE = env_int("ALERT_FREEZE_SLICE", 50_000)  # devices per transaction of the audience freeze
 ALERT_LEASE_SECONDS = env_int("ALERT_LEASE_SECONDS", 90)
 ALERT_MAX_ATTEMPTS = env_int("ALERT_MAX_ATTEMPTS", 8)
 ALERT_RETRY_BASE_SECONDS = env_int("ALERT_RETRY_BASE_SECONDS", 2)

@@ -1,12 +1,14 @@
 """Alert services: every rule about alerts lives in exactly one function here.
 
 compose     drafts, audience preview, four-eyes approval, corrections
-lifecycle   publish (now or scheduled), the audience freeze (run by the kickoff), cancel, expire
+audience    the four-eyes count, the freeze of the audience into deliveries (run by the kickoff)
+lifecycle   publish (now or scheduled), cancel, expire
 fanout      kickoff (freeze, then id ranges), batch send, outcome recording, retries
 monitoring  sweeper and self-check
 replies     "I am safe" / "I need help"
 """
 
+from alerts.services.audience import alert_audience_freeze
 from alerts.services.compose import (
     EDITABLE_FIELDS,
     AudiencePreview,
@@ -20,7 +22,6 @@ from alerts.services.compose import (
 )
 from alerts.services.fanout import BatchReport, alert_fanout_start, delivery_batch_send, delivery_ranges
 from alerts.services.lifecycle import (
-    alert_audience_freeze,
     alert_cancel,
     alert_expire_due,
     alert_publish,

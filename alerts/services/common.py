@@ -9,7 +9,7 @@ from functools import partial
 from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 
-from alerts.models import Alert
+from alerts.models import OPEN_DELIVERY_STATUSES, Alert, Delivery, DeliveryStatus
 from core.exceptions import ApplicationError, NotFoundError
 from countries.selectors import staff_country_codes
 
@@ -57,6 +57,13 @@ def enqueue(task, *args) -> bool:
 
 def enqueue_on_commit(task, *args) -> None:
     transaction.on_commit(partial(enqueue, task, *args), robust=True)
+
+
+def close_open_deliveries(*, alert_ids: list[int], reason: str) -> int:
+    """Deliveries not yet sent will never be: final status failed, with the reason."""
+    return Delivery.objects.filter(alert_id__in=alert_ids, status__in=OPEN_DELIVERY_STATUSES).update(
+        status=DeliveryStatus.FAILED, last_error=reason, leased_until=None, next_attempt_at=None
+    )
 
 
 def invalidate_country_packs(codes: Iterable[str]) -> None:

@@ -23,7 +23,7 @@ from django.db.models import Case, Exists, F, OuterRef, Q, Value, When
 from django.utils import timezone
 
 from alerts.models import OPEN_DELIVERY_STATUSES, Alert, AlertStatus, Delivery, DeliveryStatus
-from alerts.services.lifecycle import alert_audience_freeze
+from alerts.services.audience import alert_audience_freeze
 from alerts.services.messages import alert_push_message, device_language
 from travelers.models import Device
 from travelers.push import PushResult, PushStatus, get_backend
@@ -46,10 +46,11 @@ def _db(value: datetime):
     return connection.ops.adapt_datetimefield_value(value)
 
 
-def delivery_ranges(*, alert_id: int, claimable_at: datetime | None = None) -> list[tuple[int, int]]:
-    """Consecutive id ranges of at most ALERT_BATCH_SIZE open deliveries of the alert (computed in SQL).
-    With `claimable_at`: only rows a batch could claim at that moment (due, lease free)."""
-    where, params = [f"alert_id = %s AND status IN ({', '.join(['%s'] * len(_OPEN))})"], [alert_id, *_OPEN]
+def delivery_ranges(*, alert_id: int, claimable_at: datetime | None = None, above: int = 0) -> list[tuple[int, int]]:
+    """Consecutive id ranges of at most ALERT_BATCH_SIZE open deliveries of the alert with ids above `above`
+    (computed in SQL). With `claimable_at`: only rows a batch could claim at that moment (due, lease free)."""
+    where = [f"alert_id = %s AND id > %s AND status IN ({', '.join(['%s'] * len(_OPEN))})"]
+    params = [alert_id, above, *_OPEN]
     if claimable_at is not None:
         where.append(
             "(next_attempt_at IS NULL OR next_attempt_at <= %s) AND (leased_until IS NULL OR leased_until < %s)"
@@ -80,21 +81,30 @@ def enqueue_ranges(*, alert_id: int, ranges: list[tuple[int, int]]) -> None:
 
 
 def alert_fanout_start(*, alert_id: int) -> int:
-    """The kickoff: write the audience of the publication moment into Delivery rows (once), then enqueue a
-    batch per range of the alert's open deliveries. Safe to run twice (the freeze inserts nothing twice; a
-    repeated range finds its rows claimed or sent). Returns the number of batches enqueued."""
-    if not alert_audience_freeze(alert_id=alert_id):
+    """The kickoff: write the audience of the publication moment into Delivery rows (once, in slices), and
+    enqueue a batch per range of open deliveries as soon as each slice is committed, so that sending starts
+    while the rest of a large audience is still being written. Safe to run twice (the freeze writes nothing
+    twice, a repeated range finds its rows claimed or sent). Returns the number of batches enqueued."""
+    enqueued = {"through": 0, "batches": 0}  # delivery ids up to `through` have their batches enqueued
+
+    def enqueue_new() -> None:
+        ranges = delivery_ranges(alert_id=alert_id, above=enqueued["through"])
+        if not ranges:
+            return
+        enqueue_ranges(alert_id=alert_id, ranges=ranges)
+        enqueued["through"], enqueued["batches"] = ranges[-1][1], enqueued["batches"] + len(ranges)
+        now = timezone.now()
+        Alert.objects.filter(pk=alert_id, fanout_started_at__isnull=True).update(fanout_started_at=now)
+        Alert.objects.filter(pk=alert_id).update(last_progress_at=now)
+
+    if not alert_audience_freeze(alert_id=alert_id, on_slice=enqueue_new):
         return 0
-    ranges = delivery_ranges(alert_id=alert_id)
-    enqueue_ranges(alert_id=alert_id, ranges=ranges)
+    enqueue_new()  # written by an earlier run: everything still open
     now = timezone.now()
     Alert.objects.filter(pk=alert_id, fanout_started_at__isnull=True).update(fanout_started_at=now)
-    if ranges:
-        Alert.objects.filter(pk=alert_id).update(last_progress_at=now)
-    else:  # every device went away (or was reached) before the kickoff ran: nothing left to send
-        _progress(alert_id=alert_id, now=now)
-    logger.info("alert %s: fan-out of %s batches enqueued", alert_id, len(ranges))
-    return len(ranges)
+    _progress(alert_id=alert_id, now=now)  # sent already if every batch finished before the freeze did
+    logger.info("alert %s: fan-out of %s batches enqueued", alert_id, enqueued["batches"])
+    return enqueued["batches"]
 
 
 @dataclass
@@ -233,10 +243,11 @@ def _record_patiently(*, claimed_at: float, **kwargs) -> int:
 
 
 def _progress(*, alert_id: int, now: datetime) -> None:
-    """Heartbeat for the sweeper, and `sent` once no open delivery is left. Runs after the outcomes are
-    committed, so the last batch to commit always sees every other batch's outcomes."""
+    """Heartbeat for the sweeper, and `sent` once the audience is written and no open delivery is left. Runs
+    after the outcomes are committed, so the last batch to commit (or the kickoff, if it finishes writing the
+    audience last) always sees every other batch's outcomes."""
     open_rows = Delivery.objects.filter(alert_id=OuterRef("pk"), status__in=OPEN_DELIVERY_STATUSES)
-    finished = Q(status=AlertStatus.SENDING) & ~Exists(open_rows)
+    finished = Q(status=AlertStatus.SENDING, audience_frozen_at__isnull=False) & ~Exists(open_rows)
     Alert.objects.filter(pk=alert_id).update(
         last_progress_at=now,
         status=Case(When(finished, then=Value(AlertStatus.SENT.value)), default=F("status")),

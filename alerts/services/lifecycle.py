@@ -1,4 +1,4 @@
-"""An alert's life after the draft: publish (now or scheduled), freeze the audience, cancel, expire.
+"""An alert's life after the draft: publish (now or scheduled), cancel, expire.
 
     draft --publish--> scheduled --(publish_at)--> sending --(no open delivery left)--> sent
       |                    |                          |                                  |
@@ -7,10 +7,9 @@
 
 Publishing commits the alert as sending, its audience moment being `published_at`, and only then, after the
 commit, asks the broker to start the fan-out. The kickoff task writes the audience of that moment into one
-Delivery row per device (`alert_audience_freeze`: one INSERT ... SELECT ... ON CONFLICT DO NOTHING, so running
-it twice inserts nothing twice) and enqueues the batches. A staff request therefore costs the same for ten
-devices or a million. A broker outage, or a kickoff lost before or during the freeze, costs nothing but time:
-the sweeper starts it again.
+Delivery row per device (`audience.alert_audience_freeze`) and enqueues the batches. A staff request does not
+write a row per device, whether the alert reaches ten devices or a million. A broker outage, or a kickoff lost
+before or during the freeze, costs nothing but time: the sweeper starts it again.
 """
 
 from __future__ import annotations
@@ -19,13 +18,15 @@ import logging
 from datetime import datetime
 
 from django.conf import settings
-from django.db import connection, transaction
-from django.db.models import Count, Q
+from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from alerts.models import OPEN_DELIVERY_STATUSES, PUBLISHED_STATUSES, Alert, AlertStatus, Delivery, DeliveryStatus
+from alerts.models import PUBLISHED_STATUSES, Alert, AlertStatus
+from alerts.services.audience import audience_size_upto
 from alerts.services.common import (
+    close_open_deliveries,
     enqueue_on_commit,
     ensure_country_allowed,
     invalid_status,
@@ -34,7 +35,6 @@ from alerts.services.common import (
 )
 from alerts.services.compose import alert_validate, approval_required
 from core.exceptions import ApplicationError
-from travelers.selectors import audience_devices
 
 logger = logging.getLogger("alerts")
 
@@ -45,90 +45,6 @@ def _fanout_task():
     from alerts import tasks  # tasks import the services; the services only need the task object at run time
 
     return tasks.fanout_start
-
-
-# The advisory lock (class, alert id) held by the transaction that writes an alert's audience.
-FREEZE_LOCK_CLASS = 0x616C
-
-
-def _audience(alert: Alert, at: datetime):
-    return audience_devices(country_code=str(alert.country_id), cities=alert.cities or None, at=at)
-
-
-def _audience_size_upto(*, alert: Alert, at: datetime, limit: int) -> int:
-    """min(audience size, limit): enough for the four-eyes rule (more than the threshold?) and for "nobody to
-    reach", in time bounded by `limit` however large the audience (COUNT over a LIMITed subquery)."""
-    return _audience(alert, at).values("id")[:limit].count()
-
-
-def _freeze_audience(*, alert: Alert, at: datetime) -> int:
-    """One Delivery row per audience device, written by the database itself in one statement."""
-    audience_sql, audience_params = _audience(alert, at).values("id").query.sql_with_params()
-    table = Delivery._meta.db_table
-    # `WHERE true` lets SQLite parse ON CONFLICT after INSERT ... SELECT; PostgreSQL does not mind it.
-    sql = (
-        f"INSERT INTO {table} (alert_id, device_id, status, attempts, last_error) "  # noqa: S608 — names from _meta, SQL compiled by Django
-        f"SELECT %s, audience.id, %s, 0, '' FROM ({audience_sql}) AS audience WHERE true "
-        f"ON CONFLICT (alert_id, device_id) DO NOTHING"
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [alert.pk, DeliveryStatus.PENDING, *audience_params])
-        return max(cursor.rowcount, 0)
-
-
-def _try_freeze_lock(alert_id: int) -> bool:
-    """Take the alert's freeze lock for the rest of the transaction, without waiting: False if another
-    transaction (a kickoff writing the audience) holds it. A dead kickoff's lock goes with its connection."""
-    if connection.vendor != "postgresql":  # development on SQLite: one process, nothing to exclude
-        return True
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_xact_lock(%s, %s)", [FREEZE_LOCK_CLASS, alert_id])
-        return bool(cursor.fetchone()[0])
-
-
-def audience_freeze_running(*, alert_id: int) -> bool:
-    """Is a kickoff writing this alert's audience right now? (For the sweeper: do not start a second one.)"""
-    with transaction.atomic():
-        return not _try_freeze_lock(alert_id)
-
-
-def alert_audience_freeze(*, alert_id: int) -> bool:
-    """Write the audience of the alert's publication moment into Delivery rows, once. Called by the kickoff
-    task. True when the audience is written (now or by an earlier run); False when the alert is no longer
-    sending, or another kickoff is writing it at this moment (that one goes on to enqueue the batches).
-
-    Safe to run twice and to be killed at any point: the rows and the alert's `audience_frozen_at` commit
-    together, and ON CONFLICT DO NOTHING makes a repeated INSERT a no-op. The alert row is not locked while
-    the rows are written (a cancel does not wait for a million-row insert); a cancel or an expiry that
-    committed meanwhile did not see the new rows, so they are closed here once they are committed."""
-    with transaction.atomic():
-        if not _try_freeze_lock(alert_id):
-            return False
-        alert = Alert.objects.filter(pk=alert_id).first()
-        if alert is None or alert.status != AlertStatus.SENDING:
-            return False
-        if alert.audience_frozen_at is not None:
-            return True
-        devices = _freeze_audience(alert=alert, at=alert.published_at)
-        travelers = Delivery.objects.filter(alert_id=alert_id, device__traveler__isnull=False).aggregate(
-            travelers=Count("device__traveler", distinct=True)
-        )["travelers"]
-        Alert.objects.filter(pk=alert_id, audience_frozen_at__isnull=True).update(
-            audience_devices=devices, audience_travelers=travelers, audience_frozen_at=timezone.now()
-        )
-    status = Alert.objects.filter(pk=alert_id).values_list("status", flat=True).first()
-    if status != AlertStatus.SENDING:
-        _close_open_deliveries(alert_ids=[alert_id], reason=f"alert {status}")
-        return False
-    logger.info("alert %s: audience written, %s devices", alert_id, devices)
-    return True
-
-
-def _close_open_deliveries(*, alert_ids: list[int], reason: str) -> int:
-    """Deliveries not yet sent will never be: final status failed, with the reason."""
-    return Delivery.objects.filter(alert_id__in=alert_ids, status__in=OPEN_DELIVERY_STATUSES).update(
-        status=DeliveryStatus.FAILED, last_error=reason, leased_until=None, next_attempt_at=None
-    )
 
 
 def _approval_missing() -> ApplicationError:
@@ -142,7 +58,7 @@ def _approval_missing() -> ApplicationError:
 def _approval_check(*, alert: Alert, at: datetime) -> int:
     """Four eyes, exact, counted at the publication moment (stopping past the threshold). Returns the count
     (0: nobody to reach)."""
-    size = _audience_size_upto(alert=alert, at=at, limit=settings.ALERT_APPROVAL_THRESHOLD + 1)
+    size = audience_size_upto(alert=alert, at=at, limit=settings.ALERT_APPROVAL_THRESHOLD + 1)
     if approval_required(alert=alert, audience=size) and alert.approver_id is None:
         raise _approval_missing()
     return size
@@ -169,7 +85,7 @@ def _start_sending(*, alert: Alert, now: datetime) -> None:
                 alert.publisher_id,
             )
             original.save(update_fields=["status", "cancelled_at", "cancelled_by", "updated_at"])
-            _close_open_deliveries(alert_ids=[original.pk], reason=f"superseded by alert {alert.pk}")
+            close_open_deliveries(alert_ids=[original.pk], reason=f"superseded by alert {alert.pk}")
             codes.append(original.country_id)
     invalidate_country_packs(codes)
     if alert.status == AlertStatus.SENDING:
@@ -240,7 +156,7 @@ def alert_cancel(*, alert: Alert, user) -> Alert:
     was_public = alert.status in PUBLISHED_STATUSES
     alert.status, alert.cancelled_by, alert.cancelled_at = AlertStatus.CANCELLED, user, timezone.now()
     alert.save(update_fields=["status", "cancelled_by", "cancelled_at", "updated_at"])
-    _close_open_deliveries(alert_ids=[alert.pk], reason="alert cancelled")
+    close_open_deliveries(alert_ids=[alert.pk], reason="alert cancelled")
     if was_public:
         invalidate_country_packs([alert.country_id])
     return alert
@@ -259,6 +175,6 @@ def alert_expire_due(*, now: datetime | None = None) -> list[int]:
         return []
     ids = [pk for pk, _country, _status in rows]
     Alert.objects.filter(pk__in=ids).update(status=AlertStatus.EXPIRED, updated_at=now)
-    _close_open_deliveries(alert_ids=ids, reason="alert expired")
+    close_open_deliveries(alert_ids=ids, reason="alert expired")
     invalidate_country_packs(country for _pk, country, status in rows if status in PUBLISHED_STATUSES)
     return ids

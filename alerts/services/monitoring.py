@@ -17,9 +17,9 @@ from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from alerts.models import OPEN_DELIVERY_STATUSES, Alert, AlertStatus, Delivery, DeliveryStatus
+from alerts.services.audience import audience_freeze_running
 from alerts.services.common import enqueue
 from alerts.services.fanout import delivery_ranges, enqueue_ranges
-from alerts.services.lifecycle import audience_freeze_running
 
 logger = logging.getLogger("alerts.sweep")
 
@@ -46,13 +46,11 @@ def alerts_sweep(*, now: datetime | None = None) -> SweepReport:
     report = SweepReport()
     sending = Alert.objects.filter(status=AlertStatus.SENDING)
 
-    # 1. Published but the kickoff never ran: the broker was down at publish, or the process died between
-    #    the commit and the enqueue.
-    #    A kickoff that died before or during the freeze counts as never run (the freeze commits with the
-    #    rows, or not at all); one still writing a large audience holds the freeze lock and is left alone.
-    for alert_id in sending.filter(fanout_started_at__isnull=True, published_at__lte=now - grace).values_list(
-        "pk", flat=True
-    )[:100]:
+    # 1. Published but the kickoff never ran (the broker was down at publish, or the process died between
+    #    the commit and the enqueue), or died before it finished writing the audience (a new kickoff resumes
+    #    after the last slice written). One still writing a large audience holds the freeze lock: left alone.
+    unstarted = Q(fanout_started_at__isnull=True) | Q(audience_frozen_at__isnull=True)
+    for alert_id in sending.filter(unstarted, published_at__lte=now - grace).values_list("pk", flat=True)[:100]:
         if audience_freeze_running(alert_id=alert_id):
             continue
         if not enqueue(tasks.fanout_start, alert_id):

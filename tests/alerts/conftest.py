@@ -88,7 +88,7 @@ def freeze_lock_held_elsewhere(alert_id: int):
     import psycopg
     from django.db import connection
 
-    from alerts.services.lifecycle import FREEZE_LOCK_CLASS
+    from alerts.services.audience import FREEZE_LOCK_CLASS
 
     params = connection.get_connection_params()
     with psycopg.connect(**{k: v for k, v in params.items() if k != "cursor_factory"}, autocommit=True) as other:

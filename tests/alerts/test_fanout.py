@@ -12,12 +12,14 @@ from django.utils import timezone
 
 from alerts.models import Alert, AlertStatus, Delivery, DeliveryStatus
 from alerts.services import (
+    alert_audience_freeze,
     alert_cancel,
     alert_create,
     alert_fanout_start,
     alert_publish,
     alert_supersede,
     delivery_batch_send,
+    delivery_ranges,
 )
 from alerts.services.fanout import retry_delay
 from tests.alerts.conftest import freeze_lock_held_elsewhere as _freeze_lock_held_elsewhere
@@ -115,6 +117,37 @@ def test_kickoff_writes_the_audience_of_the_publication_moment_once(settings, st
     assert Delivery.objects.filter(alert=alert).count() == 1
     alert.refresh_from_db()
     assert alert.audience_devices == 1
+
+
+def test_a_large_audience_is_written_in_slices_each_enqueued_as_it_commits(settings, staff, armenia, broker_queue):
+    settings.ALERT_FREEZE_SLICE, settings.ALERT_BATCH_SIZE = 2, 10
+    devices = travelers_in(armenia, 5)
+    alert = alert_publish(alert=alert_create(author=staff, country=armenia, **_FIELDS), user=staff)
+    assert alert_fanout_start(alert_id=alert.pk) == 3
+    ids = sorted(Delivery.objects.filter(alert=alert).values_list("id", flat=True))
+    assert broker_queue.tasks("alerts.tasks.send_batch") == [
+        [alert.pk, ids[0], ids[1]],
+        [alert.pk, ids[2], ids[3]],
+        [alert.pk, ids[4], ids[4]],
+    ]
+    alert.refresh_from_db()
+    assert (alert.audience_devices, alert.audience_frozen_through) == (5, max(d.pk for d in devices))
+
+
+def test_an_alert_is_not_sent_before_its_whole_audience_is_written(settings, staff, armenia, outbox):
+    settings.ALERT_FREEZE_SLICE = 2
+    travelers_in(armenia, 4)
+    alert = alert_publish(alert=alert_create(author=staff, country=armenia, **_FIELDS), user=staff)
+
+    def workers_send_what_is_written() -> None:
+        for first, last in delivery_ranges(alert_id=alert.pk):
+            delivery_batch_send(alert_id=alert.pk, first_id=first, last_id=last)
+        assert Alert.objects.get(pk=alert.pk).status == AlertStatus.SENDING  # more of its audience is coming
+
+    assert alert_audience_freeze(alert_id=alert.pk, on_slice=workers_send_what_is_written)
+    assert len(outbox) == 4
+    assert alert_fanout_start(alert_id=alert.pk) == 0  # the kickoff's last word: nothing open, so sent
+    assert Alert.objects.get(pk=alert.pk).status == AlertStatus.SENT
 
 
 def test_kickoff_leaves_an_audience_being_written_by_another_kickoff_alone(staff, armenia, broker_queue):

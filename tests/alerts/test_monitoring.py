@@ -96,6 +96,26 @@ def test_a_kickoff_lost_during_the_freeze_is_started_again_unless_a_freeze_is_st
     assert Alert.objects.get(pk=alert.pk).status == AlertStatus.SENT
 
 
+def test_a_kickoff_that_died_between_slices_is_started_again_and_resumes(settings, staff, armenia, broker_queue):
+    settings.ALERT_FREEZE_SLICE = 2
+    travelers_in(armenia, 5)
+    alert = _publish(staff, armenia, frozen=False)
+    alert_fanout_start(alert_id=alert.pk)  # runs to the end; then pretend it had died after the first slice
+    first_slice = Delivery.objects.filter(alert=alert).order_by("device_id")[:2]
+    through = max(d.device_id for d in first_slice)
+    Delivery.objects.filter(alert=alert, device_id__gt=through).delete()
+    Alert.objects.filter(pk=alert.pk).update(audience_frozen_at=None, audience_frozen_through=through)
+    broker_queue.purge()
+
+    report = alerts_sweep(now=timezone.now() + GRACE)
+    assert report.kickoffs == [alert.pk]
+    assert report.completed == []
+    broker_queue.purge()
+    alert_fanout_start(alert_id=alert.pk)
+    assert Delivery.objects.filter(alert=alert).count() == 5
+    assert Alert.objects.get(pk=alert.pk).audience_devices == 5
+
+
 def test_self_check_flags_an_alert_whose_audience_was_never_written(staff, armenia):
     travelers_in(armenia, 1)
     alert = _publish(staff, armenia, frozen=False)

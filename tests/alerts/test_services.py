@@ -363,13 +363,15 @@ def test_publishing_twice_is_refused(staff, armenia):
     assert _code(exc) == "invalid_alert_status"
 
 
-def test_freeze_is_idempotent_per_device(staff, armenia):
-    """The unique (alert, device) constraint makes a second freeze a no-op (ON CONFLICT DO NOTHING)."""
-    from alerts.services.lifecycle import _freeze_audience
-
-    devices = travelers_in(armenia, 2)
-    alert = AlertFactory(country=armenia, author=staff, status=AlertStatus.SENDING)
+def test_a_freeze_that_died_half_way_resumes_without_writing_a_row_twice(staff, armenia):
+    """A kickoff killed after committing a slice left its resume point; one killed inside a slice left nothing
+    of it. Rows already there are not written twice (ON CONFLICT DO NOTHING) and the counts cover them all."""
+    devices = sorted(travelers_in(armenia, 3), key=lambda d: d.pk)
+    alert = AlertFactory(country=armenia, author=staff, status=AlertStatus.SENDING, published_at=timezone.now())
     DeliveryFactory(alert=alert, device=devices[0])
-    assert _freeze_audience(alert=alert, at=timezone.now()) == 1
-    assert _freeze_audience(alert=alert, at=timezone.now()) == 0
-    assert Delivery.objects.filter(alert=alert).count() == 2
+    DeliveryFactory(alert=alert, device=devices[1])
+    Alert.objects.filter(pk=alert.pk).update(audience_frozen_through=devices[0].pk)
+    assert alert_audience_freeze(alert_id=alert.pk)
+    assert sorted(Delivery.objects.filter(alert=alert).values_list("device_id", flat=True)) == [d.pk for d in devices]
+    alert.refresh_from_db()
+    assert (alert.audience_devices, alert.audience_travelers, alert.audience_frozen_through) == (3, 3, devices[2].pk)
