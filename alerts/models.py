@@ -11,6 +11,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.validators import MaxLengthValidator
 from django.db import models
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from countries.models import Country
@@ -158,7 +159,7 @@ class Alert(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"#{self.pk} {self.title_en}"
+        return f"#{self.pk} {self.title_in(get_language() or 'ru')}"
 
     def title_in(self, language: str) -> str:
         return self.title_en if language == "en" else self.title_ru
@@ -205,7 +206,11 @@ class Delivery(models.Model):
         indexes = [models.Index(fields=["alert", "status", "id"], name="delivery_alert_status_id")]
 
     def __str__(self) -> str:
-        return f"alert {self.alert_id} -> device {self.device_id}: {self.status}"
+        return _("Alert %(alert)s to device %(device)s: %(status)s") % {
+            "alert": self.alert_id,
+            "device": self.device_id,
+            "status": self.get_status_display(),
+        }
 
 
 class ReplyStatus(models.TextChoices):
@@ -230,4 +235,4 @@ class SafetyReply(models.Model):
         constraints = [models.UniqueConstraint(fields=["alert", "traveler"], name="safety_reply_unique")]
 
     def __str__(self) -> str:
-        return f"reply to alert {self.alert_id}: {self.status}"
+        return _("Reply to alert %(alert)s: %(status)s") % {"alert": self.alert_id, "status": self.get_status_display()}

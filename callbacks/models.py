@@ -164,7 +164,7 @@ class CallbackRequest(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"Call-back #{self.pk} ({self.status})"
+        return _("Call-back #%(id)s (%(status)s)") % {"id": self.pk, "status": self.get_status_display()}
 
     @property
     def is_urgent(self) -> bool:
@@ -217,4 +217,8 @@ class CallbackAttempt(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"Attempt #{self.pk} on call-back #{self.request_id}: {self.outcome}"
+        return _("Attempt #%(id)s on call-back #%(request)s: %(outcome)s") % {
+            "id": self.pk,
+            "request": self.request_id,
+            "outcome": self.get_outcome_display(),
+        }

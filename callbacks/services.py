@@ -15,7 +15,7 @@ from functools import cache
 import phonenumbers
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Q
+from django.db.models import Case, Q, Value, When
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_countries import countries
@@ -370,4 +370,52 @@ def callback_requests_expire_stale(*, batch_size: int = 500) -> int:
                 _push_on_commit()
         total += len(ids)
         if len(ids) < batch_size:
+            return total
+
+
+def callback_claims_release_stale(*, batch_size: int = 500) -> int:
+    """Give back to the queue every request held "in progress" longer than CALLBACK_CLAIM_TIMEOUT_MINUTES with
+    no outcome recorded (taken by someone whose shift ended, or whose browser closed mid-call).
+
+    Each is recorded as a `released` attempt of the staff member who held it (not counted as a call) and goes
+    back to its original place in the queue; a "taken" notice not yet pushed is dropped. Requests whose row is
+    locked at this instant (an outcome being recorded) are left for the next run. Returns how many were
+    released; each batch is its own transaction.
+    """
+    total = 0
+    while True:
+        with transaction.atomic():
+            now = timezone.now()
+            minutes = settings.CALLBACK_CLAIM_TIMEOUT_MINUTES
+            rows = list(
+                CallbackRequest.objects.select_for_update(skip_locked=True)
+                .filter(status=Status.IN_PROGRESS, claimed_at__lt=now - dt.timedelta(minutes=minutes))
+                .order_by("claimed_at")
+                .values("id", "mission_id", "claimed_by_id", "claimed_at")[:batch_size]
+            )
+            if rows:
+                note = _("Returned to the queue automatically: no outcome recorded within %(minutes)s minutes.") % {
+                    "minutes": minutes
+                }
+                CallbackAttempt.objects.bulk_create(
+                    CallbackAttempt(
+                        request_id=row["id"],
+                        mission_id=row["mission_id"],
+                        staff_id=row["claimed_by_id"],
+                        started_at=row["claimed_at"],
+                        ended_at=now,
+                        outcome=Outcome.RELEASED,
+                        note=note,
+                    )
+                    for row in rows
+                )
+                CallbackRequest.objects.filter(pk__in=[row["id"] for row in rows]).update(
+                    status=Case(When(attempts=0, then=Value(Status.QUEUED)), default=Value(Status.NO_ANSWER)),
+                    claimed_by=None,
+                    claimed_at=None,
+                    push_pending="",
+                )
+                logger.warning("call-backs: %s claims held over %s minutes returned to the queue", len(rows), minutes)
+        total += len(rows)
+        if len(rows) < batch_size:
             return total

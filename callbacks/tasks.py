@@ -19,3 +19,9 @@ def send_notices() -> int:
 def expire_stale() -> int:
     """Periodic (CELERY_BEAT_SCHEDULE): close requests waiting longer than CALLBACK_EXPIRE_HOURS."""
     return services.callback_requests_expire_stale()
+
+
+@shared_task(acks_late=True, soft_time_limit=240, time_limit=280)
+def release_stale_claims() -> int:
+    """Periodic (CELERY_BEAT_SCHEDULE): give back requests in progress longer than CALLBACK_CLAIM_TIMEOUT_MINUTES."""
+    return services.callback_claims_release_stale()

@@ -246,6 +246,10 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     "alerts-self-check": {"task": "alerts.tasks.self_check", "schedule": timedelta(minutes=5)},
     "callbacks-expire-stale": {"task": "callbacks.tasks.expire_stale", "schedule": timedelta(minutes=5)},
     "callbacks-send-notices": {"task": "callbacks.tasks.send_notices", "schedule": timedelta(seconds=60)},
+    "callbacks-release-stale-claims": {
+        "task": "callbacks.tasks.release_stale_claims",
+        "schedule": timedelta(minutes=5),
+    },
 }
 
 # Countries: longest time a rendered country pack stays cached (also bounded by the missions' next opening
@@ -303,6 +307,7 @@ CALLBACK_EXPIRE_HOURS = env_int("CALLBACK_EXPIRE_HOURS", 72)  # longer than a Fr
 CALLBACK_RETRY_DELAY_MINUTES = env_int("CALLBACK_RETRY_DELAY_MINUTES", 15)
 CALLBACK_DEFAULT_HANDLING_MINUTES = env_int("CALLBACK_DEFAULT_HANDLING_MINUTES", 10)
 CALLBACK_MAX_ATTEMPTS = env_int("CALLBACK_MAX_ATTEMPTS", 3)  # unanswered calls before "unreachable"
+CALLBACK_CLAIM_TIMEOUT_MINUTES = env_int("CALLBACK_CLAIM_TIMEOUT_MINUTES", 60)  # in progress, no outcome: back to queue
 CALLBACK_DAILY_LIMIT = env_int("CALLBACK_DAILY_LIMIT", 3)  # requests per traveler in any 24 hours
 
 LOGGING = {

@@ -338,3 +338,31 @@ def test_call_back_push_texts_follow_the_devices_language():
         assert russian != english, status
         assert all(re.search("[а-яА-Я]", text) and not re.search("[a-zA-Z]", text) for text in russian), russian
         assert len(russian[0]) <= 40, russian[0]  # a title fits the lock screen
+
+
+@pytest.mark.django_db
+def test_staff_panel_titles_of_records_follow_the_language():
+    """`__str__` is the title of a record's page and its line in the admin log: Russian by default."""
+    from tests.factories.alerts import DeliveryFactory, SafetyReplyFactory
+    from tests.factories.callbacks import CallbackAttemptFactory
+    from tests.factories.travelers import DeviceFactory, TravelerFactory, TripFactory
+
+    delivery = DeliveryFactory()
+    records = [
+        delivery,
+        delivery.alert,
+        SafetyReplyFactory(alert=delivery.alert, traveler=delivery.device.traveler),
+        CallbackAttemptFactory(),
+        TravelerFactory(),
+        TripFactory(),
+        DeviceFactory(),
+    ]
+    records.append(records[3].request)
+    for record in records:
+        with translation.override("en"):
+            english = str(record)
+        with translation.override("ru"):
+            russian = str(record)
+        assert russian != english, type(record).__name__
+        assert re.search("[а-яА-Я]{3,}", russian), russian
+        assert not re.search("[а-яА-Я]", english), english

@@ -41,7 +41,7 @@ class Traveler(models.Model):
     def __str__(self) -> str:
         # No personal data: this string lands in the admin log (django_admin_log.object_repr), which must not
         # keep a traveler's name or phone after erasure.
-        return f"Traveler {str(self.pk)[:8]}"
+        return _("Traveler %(id)s") % {"id": str(self.pk)[:8]}
 
     # DRF's IsAuthenticated and throttles look at these on request.user.
     @property
@@ -78,7 +78,7 @@ class OneTimeCode(models.Model):
         indexes = [models.Index(fields=["phone", "-created_at"], name="otp_phone_created")]
 
     def __str__(self) -> str:
-        return f"Sign-in code {self.pk}"
+        return _("Sign-in code %(id)s") % {"id": self.pk}
 
 
 class AuthToken(models.Model):
@@ -105,7 +105,7 @@ class AuthToken(models.Model):
         verbose_name_plural = _("access tokens")
 
     def __str__(self) -> str:
-        return f"{self.kind} token {self.digest[:8]}"
+        return _("%(kind)s token %(digest)s") % {"kind": self.get_kind_display(), "digest": self.digest[:8]}
 
 
 class Trip(models.Model):
@@ -134,7 +134,7 @@ class Trip(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"Trip {self.pk} ({self.start_date} – {self.end_date})"
+        return _("Trip %(id)s (%(start)s – %(end)s)") % {"id": self.pk, "start": self.start_date, "end": self.end_date}
 
     def status_on(self, day: date) -> str:
         if day < self.start_date:
@@ -233,7 +233,7 @@ class Device(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.platform} device {self.pk}"
+        return _("%(platform)s device %(id)s") % {"platform": self.get_platform_display(), "id": self.pk}
 
 
 class DeviceSubscription(models.Model):

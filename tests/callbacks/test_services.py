@@ -8,6 +8,7 @@ from django.utils import translation
 from callbacks.models import CallbackAttempt, CallbackRequest, Outcome, Status, Topic
 from callbacks.services import (
     callback_attempt_record,
+    callback_claims_release_stale,
     callback_request_cancel,
     callback_request_claim_next,
     callback_request_create,
@@ -408,6 +409,47 @@ def test_requests_waiting_longer_than_the_limit_expire(embassy, staff, settings)
         being_called.pk: Status.IN_PROGRESS,
     }
     assert CallbackRequest.objects.get(pk=old.pk).closed_at == T0
+
+
+def test_a_claim_held_past_the_timeout_goes_back_to_its_place_as_a_released_attempt(embassy, staff, settings):
+    limit = settings.CALLBACK_CLAIM_TIMEOUT_MINUTES
+    held = dt.timedelta(minutes=limit + 1)
+    first = queued(
+        embassy, 30, status=Status.IN_PROGRESS, claimed_by=staff, claimed_at=T0 - held, push_pending="in_progress"
+    )
+    retried = queued(embassy, 20, status=Status.IN_PROGRESS, claimed_by=staff, claimed_at=T0 - held, attempts=1)
+    fresh = queued(
+        embassy, 10, status=Status.IN_PROGRESS, claimed_by=staff, claimed_at=T0 - dt.timedelta(minutes=limit - 1)
+    )
+    later = queued(embassy, 5)
+    with time_machine.travel(T0, tick=False):
+        assert callback_claims_release_stale(batch_size=1) == 2
+        assert callback_claims_release_stale() == 0  # safe to run twice
+        rows = {r.pk: r for r in CallbackRequest.objects.all()}
+        assert (rows[first.pk].status, rows[first.pk].claimed_by, rows[first.pk].push_pending) == (
+            Status.QUEUED,
+            None,
+            "",
+        )
+        assert (rows[retried.pk].status, rows[retried.pk].attempts) == (Status.NO_ANSWER, 1)  # not counted as a call
+        assert rows[fresh.pk].status == Status.IN_PROGRESS
+        attempts = list(
+            CallbackAttempt.objects.order_by("request_id").values_list(
+                "request_id", "staff", "outcome", "started_at", "ended_at"
+            )
+        )
+        assert attempts == [
+            (first.pk, staff.pk, Outcome.RELEASED, T0 - held, T0),
+            (retried.pk, staff.pk, Outcome.RELEASED, T0 - held, T0),
+        ]
+        # The staff member who held it comes back too late to record an outcome: told, nothing changed.
+        late = error_of(lambda: callback_attempt_record(request=first, staff=staff, outcome=Outcome.COMPLETED))
+        assert (late.code, CallbackRequest.objects.get(pk=first.pk).status) == (
+            "callback_not_in_progress",
+            Status.QUEUED,
+        )
+        # Back in their original places: taken again before the request queued after them.
+        assert claim_all(staff, embassy) == [first.pk, retried.pk, later.pk]
 
 
 def test_erasing_the_traveler_deletes_their_requests_and_calls(embassy, traveler, staff):

@@ -164,6 +164,20 @@ def test_expire_stale_task_expires_and_the_notice_follows(caller, embassy, outbo
     assert {m.data["status"] for m in outbox} == {"expired"}
 
 
+def test_release_stale_claims_task_puts_a_forgotten_claim_back_in_the_queue(caller, staff, embassy, settings):
+    now = dt.datetime(2026, 3, 3, 8, 0, tzinfo=dt.UTC)
+    with time_machine.travel(now, tick=False):
+        request = callback_request_create(traveler=caller, country="AM", topic="other")
+        callback_request_claim_next(staff=staff, mission=embassy)
+    with time_machine.travel(now + dt.timedelta(minutes=settings.CALLBACK_CLAIM_TIMEOUT_MINUTES - 1), tick=False):
+        assert tasks.release_stale_claims.apply().get() == 0
+    with time_machine.travel(now + dt.timedelta(minutes=settings.CALLBACK_CLAIM_TIMEOUT_MINUTES + 1), tick=False):
+        assert tasks.release_stale_claims.apply().get() == 1
+    request.refresh_from_db()
+    assert (request.status, request.claimed_by_id) == (Status.QUEUED, None)
+    assert "callbacks.tasks.release_stale_claims" in {e["task"] for e in settings.CELERY_BEAT_SCHEDULE.values()}
+
+
 def test_the_sweep_sends_notices_no_task_was_kicked_for(caller, staff, embassy, outbox):
     request = callback_request_create(traveler=caller, country="AM", topic="other")
     callback_request_claim_next(staff=staff, mission=embassy)  # test transaction: the kick never happens
