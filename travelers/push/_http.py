@@ -6,12 +6,17 @@ and APNs expect for volume), has sync and async APIs, explicit connect/read/pool
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import ssl
 
 import httpx
 from django.conf import settings
+
+from travelers.push import PushMessage, PushResult, _aio
+
+logger = logging.getLogger("travelers.push")
 
 # httpx logs every request at INFO: one line per device of a broadcast. Failures are logged by the backends.
 logging.getLogger("httpx").setLevel(logging.WARNING)
@@ -63,3 +68,38 @@ def retry_after_seconds(response: httpx.Response) -> float | None:
             return max(0.0, (parsedate_to_datetime(value) - timezone.now()).total_seconds())
         except (TypeError, ValueError):
             return None
+
+
+class HTTP2PushBackend:
+    """What the provider backends share: one HTTP/2 client per process, created on first use; at most
+    PUSH_CONCURRENCY requests in flight; a synchronous `send_batch` for the worker that runs the subclass's
+    `send_batch_async` on the process's push event loop. asyncio primitives bind to the loop that first waits
+    on them: always that loop."""
+
+    name = "push"
+
+    def __init__(self, endpoint: str) -> None:
+        self.endpoint = endpoint.rstrip("/")
+        self._client: httpx.AsyncClient | None = None
+        self._semaphore = asyncio.Semaphore(int(settings.PUSH_CONCURRENCY))
+
+    def send_batch(self, messages: list[PushMessage]) -> list[PushResult]:
+        if not messages:
+            return []
+        return _aio.run(self.send_batch_async(messages))
+
+    async def send_batch_async(self, messages: list[PushMessage]) -> list[PushResult]:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        if self._client is not None:
+            client, self._client = self._client, None
+            try:
+                _aio.run(client.aclose(), timeout=5)
+            except Exception:  # closing is best effort
+                logger.debug("%s client close failed", self.name, exc_info=True)
+
+    def _http(self) -> httpx.AsyncClient:
+        if self._client is None:
+            self._client = make_async_client(self.endpoint)
+        return self._client

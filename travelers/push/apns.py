@@ -24,8 +24,8 @@ import jwt
 from django.conf import settings
 from django.utils import timezone
 
-from travelers.push import PushMessage, PushResult, PushStatus, _aio
-from travelers.push._http import JSON_HEADERS, json_body, make_async_client, retry_after_seconds
+from travelers.push import PushMessage, PushResult, PushStatus
+from travelers.push._http import JSON_HEADERS, HTTP2PushBackend, json_body, retry_after_seconds
 
 logger = logging.getLogger("push.apns")
 
@@ -71,35 +71,17 @@ def classify_answer(status_code: int, payload: Any, retry_after: float | None) -
     return PushResult(PushStatus.FAILED, error=summary)
 
 
-class APNsBackend:
+class APNsBackend(HTTP2PushBackend):
     """APNs over one HTTP/2 client per process."""
 
+    name = "apns"
+
     def __init__(self) -> None:
-        self.endpoint = settings.APNS_ENDPOINT.rstrip("/")
+        super().__init__(settings.APNS_ENDPOINT)
         self.topic = settings.APNS_TOPIC
-        self._client: httpx.AsyncClient | None = None
-        self._semaphore = asyncio.Semaphore(int(settings.PUSH_CONCURRENCY))
         self._token = ""
         self._token_issued = 0.0
         self._signing_key: str | None = None
-
-    def send_batch(self, messages: list[PushMessage]) -> list[PushResult]:
-        if not messages:
-            return []
-        return _aio.run(self.send_batch_async(messages))
-
-    def close(self) -> None:
-        if self._client is not None:
-            client, self._client = self._client, None
-            try:
-                _aio.run(client.aclose(), timeout=5)
-            except Exception:  # closing is best effort
-                logger.debug("apns client close failed", exc_info=True)
-
-    def _http(self) -> httpx.AsyncClient:
-        if self._client is None:
-            self._client = make_async_client(self.endpoint)
-        return self._client
 
     def _provider_token(self, *, force: bool = False) -> str:
         if force or not self._token or time.time() - self._token_issued > TOKEN_REFRESH_SECONDS:

@@ -26,8 +26,8 @@ import jwt
 from django.conf import settings
 from django.utils import timezone
 
-from travelers.push import PushMessage, PushResult, PushStatus, _aio
-from travelers.push._http import JSON_HEADERS, json_body, make_async_client, retry_after_seconds
+from travelers.push import PushMessage, PushResult, PushStatus
+from travelers.push._http import JSON_HEADERS, HTTP2PushBackend, json_body, retry_after_seconds
 
 logger = logging.getLogger("push.fcm")
 
@@ -137,39 +137,18 @@ def classify_error(status_code: int, payload: Any, retry_after: float | None) ->
     return PushResult(PushStatus.FAILED, error=summary)
 
 
-class FCMBackend:
+class FCMBackend(HTTP2PushBackend):
     """FCM HTTP v1 over one HTTP/2 client per process."""
 
+    name = "fcm"
+
     def __init__(self) -> None:
-        self.endpoint = settings.FCM_ENDPOINT.rstrip("/")
+        super().__init__(settings.FCM_ENDPOINT)
         self.credentials_file = settings.FCM_CREDENTIALS_FILE
         self._account: ServiceAccount | None = None
-        self._client: httpx.AsyncClient | None = None
-        # asyncio primitives bind to the loop that first waits on them: always the process's push loop.
-        self._semaphore = asyncio.Semaphore(int(settings.PUSH_CONCURRENCY))
-        self._token_lock = asyncio.Lock()
+        self._token_lock = asyncio.Lock()  # bound, like the semaphore, to the process's push loop
         self._access_token = ""
         self._access_token_expires = 0.0
-
-    # --- sync entry point -------------------------------------------------------------------------------
-    def send_batch(self, messages: list[PushMessage]) -> list[PushResult]:
-        if not messages:
-            return []
-        return _aio.run(self.send_batch_async(messages))
-
-    def close(self) -> None:
-        if self._client is not None:
-            client, self._client = self._client, None
-            try:
-                _aio.run(client.aclose(), timeout=5)
-            except Exception:  # closing is best effort
-                logger.debug("fcm client close failed", exc_info=True)
-
-    # --- async ------------------------------------------------------------------------------------------
-    def _http(self) -> httpx.AsyncClient:
-        if self._client is None:
-            self._client = make_async_client(self.endpoint)
-        return self._client
 
     def _service_account(self) -> ServiceAccount:
         if self._account is None:
