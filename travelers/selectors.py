@@ -39,13 +39,50 @@ def audience_devices(
     traveler FK), and is_active is probed through the partial index `device_active_id`. The result is a
     plain Device queryset, so `.values("id").query` can feed `INSERT INTO delivery ... SELECT`.
     """
-    day = timezone.localdate(at or timezone.now())
-    horizon = day + timedelta(days=settings.AUDIENCE_UPCOMING_DAYS)
-    code = country_code.upper()
-    legs = legs_in_country(country_code=code, first_day=day, last_day=horizon, cities=cities)
+    legs, code = _audience_legs(country_code=country_code, cities=cities, at=at)
     travelers_devices = Device.objects.filter(traveler_id__in=legs.values("trip__traveler_id")).values("id")
     subscribed = DeviceSubscription.objects.filter(country_id=code).values("device_id")
     return Device.objects.filter(is_active=True, pk__in=travelers_devices.union(subscribed))
+
+
+def _audience_legs(*, country_code: str, cities: list[str] | None, at: datetime | None) -> tuple[QuerySet, str]:
+    day = timezone.localdate(at or timezone.now())
+    horizon = day + timedelta(days=settings.AUDIENCE_UPCOMING_DAYS)
+    code = country_code.upper()
+    return legs_in_country(country_code=code, first_day=day, last_day=horizon, cities=cities), code
+
+
+def audience_size_upto(
+    *, country_code: str, cities: list[str] | None = None, at: datetime | None = None, limit: int
+) -> int:
+    """min(size of `audience_devices(...)`, limit), in time bounded by `limit` rather than by the audience: the
+    four-eyes rule at publication only asks "more than the threshold?", and a million-device audience must
+    not make that staff request count a million rows (1.9 s at 1M devices for COUNT over the UNION, which
+    PostgreSQL builds whole; ~15 ms this way).
+
+    Each of the two candidate sets is read as a plain join with a LIMIT of 2 x limit rows (nested loops over
+    the indexes, stopping early); a device seen twice (two legs, or a leg and a subscription) is counted once.
+    A set read to its end gives the exact answer; only if a set is full of repeats does it fall back to the
+    exact count."""
+    legs, code = _audience_legs(country_code=country_code, cities=cities, at=at)
+    cap = 2 * limit
+    parts = (
+        legs.order_by()
+        .filter(trip__traveler__devices__is_active=True)
+        .values_list("trip__traveler__devices__id", flat=True)[:cap],
+        DeviceSubscription.objects.filter(country_id=code, device__is_active=True)
+        .order_by()
+        .values_list("device_id", flat=True)[:cap],
+    )
+    seen: set[int] = set()
+    complete = True
+    for part in parts:
+        ids = list(part)
+        seen.update(ids)
+        complete = complete and len(ids) < cap
+    if len(seen) >= limit or complete:
+        return min(len(seen), limit)
+    return audience_devices(country_code=country_code, cities=cities, at=at).values("id")[:limit].count()
 
 
 def trip_list_for_traveler(*, traveler: Traveler) -> QuerySet[Trip]:

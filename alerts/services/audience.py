@@ -27,6 +27,7 @@ from django.utils import timezone
 from alerts.models import Alert, AlertStatus, Delivery, DeliveryStatus
 from alerts.services.common import close_open_deliveries
 from travelers.selectors import audience_devices
+from travelers.selectors import audience_size_upto as travelers_audience_size_upto
 
 logger = logging.getLogger("alerts")
 
@@ -41,8 +42,10 @@ def audience_of(alert: Alert, at: datetime):
 
 def audience_size_upto(*, alert: Alert, at: datetime, limit: int) -> int:
     """min(audience size, limit): enough for the four-eyes rule (more than the threshold?) and for "nobody to
-    reach" (COUNT over a LIMITed subquery)."""
-    return audience_of(alert, at).values("id")[:limit].count()
+    reach", in time bounded by `limit` however large the audience."""
+    return travelers_audience_size_upto(
+        country_code=str(alert.country_id), cities=alert.cities or None, at=at, limit=limit
+    )
 
 
 def _lock(alert_id: int, *, session: bool) -> bool:

@@ -7,7 +7,7 @@ import time_machine
 from django.db import connection
 
 from tests.factories.travelers import DeviceFactory, TravelerFactory, TripFactory
-from travelers.selectors import audience_devices
+from travelers.selectors import audience_devices, audience_size_upto
 
 NOW = dt.datetime(2026, 12, 10, 9, 0, tzinfo=dt.UTC)
 TODAY = NOW.date()
@@ -148,3 +148,52 @@ def test_default_moment_is_now():
         assert set(audience_devices(country_code="AM").values_list("id", flat=True)) == {device.pk}
     with time_machine.travel(NOW + dt.timedelta(days=2), tick=False):
         assert not audience_devices(country_code="AM").exists()
+
+
+# --- the bounded count of the four-eyes rule -----------------------------------------------------------------
+
+
+def _mixed_audience() -> int:
+    """Repeats of every kind: a traveler with two matching trips and a subscribed device, subscribed-only
+    devices, inactive ones, another country. Returns the true audience size."""
+    traveler = TravelerFactory()
+    TripFactory(traveler=traveler, start_date=on(-1), end_date=on(1), leg__country="AM", leg__cities=["Yerevan"])
+    TripFactory(traveler=traveler, start_date=on(2), end_date=on(4), leg__country="AM", leg__cities=["Gyumri"])
+    DeviceFactory(traveler=traveler, subscriptions=["AM"])
+    DeviceFactory(traveler=traveler)
+    traveler_in(cities=["Yerevan"], devices=2)
+    traveler_in(is_active=False)
+    DeviceFactory(traveler=None, subscriptions=["AM"])
+    DeviceFactory(traveler=None, subscriptions=["AM"], is_active=False)
+    traveler_in(country="GE")
+    return len(audience())
+
+
+@pytest.mark.parametrize("cities", [None, ["yerevan"], ["Gyumri"], ["Vanadzor"]])
+@pytest.mark.parametrize("limit", [1, 2, 3, 4, 5, 6, 50])
+def test_the_bounded_count_is_the_audience_size_capped_at_the_limit(limit, cities):
+    _mixed_audience()
+    size = len(audience(cities=cities))
+    assert audience_size_upto(country_code="am", cities=cities, at=NOW, limit=limit) == min(size, limit)
+
+
+def test_the_bounded_count_counts_a_device_once_however_often_it_repeats(django_assert_num_queries):
+    """Devices behind many matching legs fill the first LIMIT of rows with repeats: the exact count is asked
+    instead of stopping at a wrong answer."""
+    devices = []
+    for k in range(3):  # each traveler's legs share dates: however the rows are read, a traveler's come together
+        traveler = TravelerFactory()
+        for _ in range(6):
+            TripFactory(traveler=traveler, start_date=on(-1 + k), end_date=on(1 + k), leg__country="AM")
+        devices.append(DeviceFactory(traveler=traveler).pk)
+    assert audience() == set(devices)
+    with django_assert_num_queries(3):  # two bounded reads, each full of repeats, then the exact count
+        assert audience_size_upto(country_code="AM", at=NOW, limit=3) == 3
+    assert audience_size_upto(country_code="AM", at=NOW, limit=4) == 3
+
+
+def test_the_bounded_count_reads_at_most_two_small_queries_when_the_audience_is_large(django_assert_num_queries):
+    for _ in range(6):
+        traveler_in()
+    with django_assert_num_queries(2):
+        assert audience_size_upto(country_code="AM", at=NOW, limit=3) == 3
