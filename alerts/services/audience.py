@@ -11,6 +11,9 @@ written, a second run resumes after it, and a repeated INSERT writes nothing. A 
 two kickoffs from writing the same audience at once; it goes with the connection of a kickoff that dies. The
 alert row is never locked while rows are written (a cancel does not wait); a cancel or an expiry that
 commits meanwhile is seen between slices and after the last one, and the rows written are closed.
+
+The temporary table and the advisory lock belong to the database session: behind a connection pooler the
+workers need session pooling (PgBouncer `pool_mode = session`), not transaction pooling.
 """
 
 from __future__ import annotations
