@@ -69,17 +69,10 @@ def start(command: list[str], log: Path, env: dict[str, str] | None = None) -> s
         )
 
 
-def stop(process: subprocess.Popen, *, timeout: float = 30) -> None:
-    if process.poll() is not None:
-        return
-    try:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=10)
-    except ProcessLookupError:
-        pass
+def stop(process: subprocess.Popen) -> None:
+    from tests.processes import stop_group
+
+    stop_group(process, timeout=30)
 
 
 def wait_for(condition, *, timeout: float, what: str, interval: float = 0.1):

@@ -9,7 +9,6 @@ process group) is always stopped.
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -19,6 +18,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from django.conf import settings
+
+from tests.processes import stop_group
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -73,20 +74,7 @@ def celery_worker(log_path: Path, *, concurrency: int = 2, **env: str) -> Iterat
     except AssertionError as exc:
         raise AssertionError(f"{exc}\n--- worker log ({log_path}) ---\n{log_tail(log_path)}") from exc
     finally:
-        _stop(process)
-
-
-def _stop(process: subprocess.Popen) -> None:
-    if process.poll() is not None:
-        return
-    try:
-        os.killpg(process.pid, signal.SIGTERM)  # the worker and its pool children: our own process group
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=10)
-    except ProcessLookupError:
-        pass
+        stop_group(process)  # the worker and its pool children: our own process group
 
 
 def wait_until(condition, *, timeout: float, interval: float = 0.25, message: str = "condition") -> None:

@@ -9,7 +9,6 @@ test did. Nothing here touches the machine's shared PostgreSQL or Redis beyond t
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 import signal
 import subprocess
@@ -24,6 +23,7 @@ import redis
 from config.celery import app as celery_app
 from tests.alerts.celery_worker import ROOT, log_tail, wait_until, worker_environment
 from tests.fakes.push_server import free_port
+from tests.processes import stop_group
 from travelers.models import Device, DeviceSubscription
 
 TASK_LINE = re.compile(r"Task alerts\.tasks\.\w+\[([0-9a-f-]{36})\]")
@@ -39,19 +39,6 @@ FAST_RECOVERY = {
     "CELERY_VISIBILITY_TIMEOUT": "3600",
     "PUSH_TIMEOUT_SECONDS": "2",
 }
-
-
-def _stop_group(process: subprocess.Popen, sig: int = signal.SIGTERM, timeout: float = 20) -> None:
-    if process.poll() is not None:
-        return
-    try:
-        os.killpg(process.pid, sig)
-        process.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=10)
-    except ProcessLookupError:
-        pass
 
 
 class RedisServer:
@@ -80,7 +67,7 @@ class RedisServer:
     def stop(self) -> None:
         """Down hard, as in a crash: SIGKILL."""
         if self.process is not None:
-            _stop_group(self.process, signal.SIGKILL)
+            stop_group(self.process, signal.SIGKILL)
             self.process = None
 
     def lpush_calls(self) -> int:
@@ -153,7 +140,7 @@ class Cluster:
 
     def kill_worker(self, name: str) -> None:
         """SIGKILL the worker and its pool children at once (its whole process group)."""
-        _stop_group(self.workers[name], signal.SIGKILL)
+        stop_group(self.workers[name], signal.SIGKILL)
 
     def start_beat(self) -> subprocess.Popen:
         schedule = self.directory / f"beat-schedule-{uuid.uuid4().hex[:6]}"
@@ -178,7 +165,7 @@ class Cluster:
 
     def close(self) -> None:
         for process in [*self.workers.values(), *([self.beat] if self.beat else []), *self.others]:
-            _stop_group(process)
+            stop_group(process)
 
 
 @contextmanager
