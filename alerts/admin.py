@@ -5,6 +5,8 @@ the state machine owns are read-only, and a published alert is read-only as a wh
 
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
@@ -78,7 +80,8 @@ class AlertForm(forms.ModelForm):
             self.fields["cities_text"].initial = "\n".join(self.instance.cities or [])
 
     def clean(self):
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         data["cities"] = _split_cities(data.get("cities_text", ""))
         draft = Alert(**{name: data.get(name) for name in EDITABLE_FIELDS if name in data and name != "country"})
         if data.get("country") is None:
@@ -104,7 +107,8 @@ class CountryFilter(admin.SimpleListFilter):
         return [(str(code), str(code)) for code in sorted(str(c) for c in codes)]
 
     def queryset(self, request, queryset):
-        return queryset.filter(country_id=self.value().upper()) if self.value() else queryset
+        value = self.value()
+        return queryset.filter(country_id=value.upper()) if value else queryset
 
 
 @admin.register(Alert)
@@ -124,7 +128,7 @@ class AlertAdmin(StaffScopedModelAdmin):
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         form = super().get_form(request, obj, change=change, **kwargs)
-        form.current_user = request.user
+        form.current_user = request.user  # type: ignore[attr-defined]  # read by AlertForm.clean
         return form
 
     def get_readonly_fields(self, request, obj=None):
@@ -138,7 +142,7 @@ class AlertAdmin(StaffScopedModelAdmin):
             editable.insert(1, "cities_text")
         else:
             editable.insert(1, "cities")
-        fieldsets = [(None, {"fields": editable})]
+        fieldsets: list[tuple[Any, dict[str, list[str]]]] = [(None, {"fields": editable})]
         if obj is not None:
             fieldsets.append((_("Delivery"), {"fields": ["progress", *STATE_FIELDS]}))
         return fieldsets
@@ -163,7 +167,7 @@ class AlertAdmin(StaffScopedModelAdmin):
         total = getattr(alert, "deliveries_total", 0)
         if not total:
             return "—"
-        sent, failed, pending = alert.deliveries_sent, alert.deliveries_failed, alert.deliveries_pending
+        sent, failed, pending = (getattr(alert, f"deliveries_{name}") for name in ("sent", "failed", "pending"))
         return format_html(
             '<div title="{}" style="display:flex;width:160px;height:10px;background:#ddd;border-radius:3px;'
             'overflow:hidden"><div style="width:{}%;background:#3a3"></div><div style="width:{}%;background:#c33">'

@@ -72,7 +72,7 @@ def alerts_with_progress(queryset: QuerySet[Alert]) -> QuerySet[Alert]:
 
 
 def alert_progress(*, alert: Alert) -> dict[str, int]:
-    counts = alerts_with_progress(Alert.objects.filter(pk=alert.pk)).values(
+    counts = alerts_with_progress(Alert.objects.filter(pk=alert.pk)).values(  # type: ignore[misc]  # annotations
         "deliveries_total", "deliveries_sent", "deliveries_failed", "deliveries_pending"
     )[0]
     return {key.removeprefix("deliveries_"): value for key, value in counts.items()}

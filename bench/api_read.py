@@ -36,6 +36,7 @@ import statistics
 import subprocess
 import sys
 import time
+from multiprocessing.queues import Queue as ProcessQueue
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -83,7 +84,9 @@ def database_now():
     import psycopg
 
     with psycopg.connect(DATABASE_URL, autocommit=True) as conn:
-        return conn.execute("SELECT now()").fetchone()[0]
+        row = conn.execute("SELECT now()").fetchone()
+        assert row is not None
+        return row[0]
 
 
 def server_sessions_active_since(instant) -> int:
@@ -91,11 +94,13 @@ def server_sessions_active_since(instant) -> int:
     import psycopg
 
     with psycopg.connect(DATABASE_URL, autocommit=True) as conn:
-        return conn.execute(
+        row = conn.execute(
             "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s"
             " AND (backend_start >= %s OR state_change >= %s OR query_start >= %s)",
             (APPLICATION_NAME, instant, instant, instant),
-        ).fetchone()[0]
+        ).fetchone()
+    assert row is not None
+    return row[0]
 
 
 def free_port() -> int:
@@ -180,7 +185,8 @@ def measure(
     port: int, path: str, headers: dict[str, str], expect: int, seconds: float, clients: int, server_pid: int
 ) -> tuple[float, float]:
     """(requests per second, server CPU seconds per request)."""
-    start, out = mp.Event(), mp.Queue()
+    start = mp.Event()
+    out: ProcessQueue[tuple[int, int]] = mp.Queue()
     workers = [
         mp.Process(target=client_loop, args=(port, path, headers, expect, seconds, start, out)) for _ in range(clients)
     ]
@@ -218,8 +224,8 @@ def main() -> int:
     port = free_port()
     server = start_gunicorn(port)
     try:
-        status, headers, body = request(port, PACK_PATH)  # builds and caches the pack
-        assert status == 200, status
+        pack_status, headers, body = request(port, PACK_PATH)  # builds and caches the pack
+        assert pack_status == 200, pack_status
         etag = headers["ETag"]
         bare_status, _bare_headers, bare_body = request(port, BARE_PATH)
         assert (bare_status, bare_body) == (200, body), "the bare view must serve the very same bytes"

@@ -36,13 +36,14 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/fa_bench_fanout"
 COUNTRIES = ("GE", "AM")  # N/10 devices in the first, N in the second
-TEXT = {
+TEXT: dict[str, Any] = {
     "title_ru": "Закрыт аэропорт",
     "title_en": "Airport closed",
     "text_ru": "Аэропорт Звартноц закрыт до 18:00. Следите за сообщениями посольства.",
@@ -357,6 +358,7 @@ def run_alerts(code: str, size: int, *, fake, broker, workers: int, work: Path) 
     first_sent = Delivery.objects.filter(alert=alert).order_by("sent_at").values_list("sent_at", flat=True).first()
     worker_sql = sum(int(p.read_text()) for p in work.glob("sql.*"))
     lpush = sum(commands_after.get(k, 0) - commands_before.get(k, 0) for k in ("lpush", "rpush"))
+    assert alert.audience_frozen_at is not None and alert.published_at is not None, "a sent alert was published"
     return {
         "devices": alert.audience_devices,
         "wall": wall,

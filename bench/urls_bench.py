@@ -18,6 +18,7 @@ def bare_country_pack(request, code: str) -> HttpResponse:
         pack = country_pack_get(code=code, language="ru")
         entry = (None, pack.body, pack.etag)
     _generation, body, etag = entry
+    response: HttpResponse
     if request.headers.get("If-None-Match") == etag:
         response = HttpResponseNotModified()
     else:

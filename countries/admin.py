@@ -35,7 +35,7 @@ class MissionCountryFilter(admin.SimpleListFilter):
         return queryset.filter(country=self.value()) if self.value() else queryset
 
 
-class PackInvalidatingAdminMixin:
+class PackInvalidatingAdminMixin(admin.ModelAdmin):
     """After a save (including inlines) or a delete, the packs of the affected countries are invalidated."""
 
     pack_country_field = "country_id"  # attribute of the object holding its country code
@@ -135,11 +135,11 @@ class CountryAdmin(PackInvalidatingAdminMixin, StaffScopedModelAdmin):
 
     @admin.display(description=_("Country name"))
     def country_name(self, obj: Country) -> str:
-        return obj.code.name
+        return obj.code.name  # type: ignore[attr-defined]  # a CountryField is a Country
 
     @admin.display(description=_("Active missions"), ordering="_active_missions")
     def active_missions(self, obj: Country) -> int:
-        return obj._active_missions
+        return obj._active_missions  # type: ignore[attr-defined]  # annotated by get_queryset
 
     def get_search_results(self, request, queryset, search_term):
         """Country names live in django-countries, not in the table: match them in both languages too."""

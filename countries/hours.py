@@ -28,7 +28,7 @@ class HoursState:
 
 
 def has_hours(opening_hours: dict | None) -> bool:
-    return bool(opening_hours) and any(opening_hours.get(day) for day in WEEKDAYS)
+    return opening_hours is not None and any(opening_hours.get(day) for day in WEEKDAYS)
 
 
 def _instant(day: dt.date, clock: str, zone: ZoneInfo) -> dt.datetime:

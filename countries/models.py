@@ -95,7 +95,7 @@ class Country(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.code} {self.code.name}"
+        return f"{self.code} {self.code.name}"  # type: ignore[attr-defined]  # a CountryField is a Country
 
 
 class RegionalAdvisory(models.Model):

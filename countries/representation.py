@@ -143,8 +143,8 @@ def country_pack_document(country: Country, *, language: str, at: dt.datetime) -
             "regions": regions,
         }
     document = {
-        "code": country.code.code,
-        "name": country_name(country.code.code, language),
+        "code": country.code.code,  # type: ignore[attr-defined]  # a CountryField is a Country
+        "name": country_name(country.code.code, language),  # type: ignore[attr-defined]
         "language": language,
         "capital": _text(country, "capital", language) or None,
         "calling_code": country.calling_code or None,

@@ -59,6 +59,7 @@ def _etag_matches(header: str | None, etag: str) -> bool:
 
 
 def _conditional_json(request: Request, body: bytes, etag: str) -> HttpResponse:
+    response: HttpResponse
     if _etag_matches(request.headers.get("If-None-Match"), etag):
         response = HttpResponseNotModified()
     else:

@@ -11,12 +11,17 @@ from __future__ import annotations
 import datetime as dt
 from urllib.parse import parse_qsl
 
+from typing import TYPE_CHECKING
+
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
 from countries.models import Country
 from countries.selectors import staff_country_codes
 from travelers.selectors import leg_exists
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 ORDER = ("country", "city", "on")
 
@@ -40,7 +45,7 @@ def leg_params(request) -> dict:
 class LegFilterMixin:
     """`leg_link`: the path from TripLeg to the admin's object ("trip__traveler_id" or "trip_id")."""
 
-    parameter_name: str
+    parameter_name: str | None
 
     def _apply(self, request, queryset):
         params = leg_params(request)
@@ -60,7 +65,9 @@ class CountryLegFilter(LegFilterMixin, admin.SimpleListFilter):
     def lookups(self, request, model_admin):
         codes = staff_country_codes(user=request.user)
         countries = Country.objects.all() if codes is None else Country.objects.filter(code__in=codes)
-        return [(country.code.code, f"{country.code.code} — {country.code.name}") for country in countries]
+        # CountryField gives a django_countries Country; django-stubs types every CharField as str.
+        codes_of = [country.code for country in countries]
+        return [(code.code, f"{code.code} — {code.name}") for code in codes_of]  # type: ignore[attr-defined]
 
     def queryset(self, request, queryset):
         return self._apply(request, queryset)
@@ -71,7 +78,7 @@ class InputFilter(LegFilterMixin, admin.SimpleListFilter):
 
     template = "admin/travelers/input_filter.html"
     input_type = "text"
-    placeholder = ""
+    placeholder: StrOrPromise = ""
 
     def lookups(self, request, model_admin):
         return ()

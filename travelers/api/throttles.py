@@ -21,6 +21,10 @@ MAX_SLOTS = 1000  # one multi-get of this many keys per request is still well un
 
 
 class SlotRateThrottle(SimpleRateThrottle):
+    # Set by SimpleRateThrottle.__init__ from `rate` (both None when the rate is None; never read then).
+    num_requests: int
+    duration: int
+
     def __init__(self) -> None:
         super().__init__()
         if self.num_requests is not None and self.num_requests > MAX_SLOTS:
