@@ -15,8 +15,8 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy
 
 from callbacks.models import CallbackRequest, Status
+from core.push import PushMessage, PushStatus, get_backend
 from travelers.models import Device
-from travelers.push import PushMessage, PushStatus, get_backend
 
 logger = logging.getLogger(__name__)
 

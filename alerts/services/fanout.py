@@ -25,8 +25,8 @@ from django.utils import timezone
 from alerts.models import OPEN_DELIVERY_STATUSES, Alert, AlertStatus, Delivery, DeliveryStatus
 from alerts.services.audience import alert_audience_freeze
 from alerts.services.messages import alert_push_message, device_language
+from core.push import PushResult, PushStatus, get_backend
 from travelers.models import Device
-from travelers.push import PushResult, PushStatus, get_backend
 
 logger = logging.getLogger("alerts.fanout")
 

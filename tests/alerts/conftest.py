@@ -1,5 +1,5 @@
 """Fixtures of the alerts tests: countries and missions, staff of each, travelers with devices in a country,
-the real broker queue (to see what was enqueued), and the fake FCM and APNs servers on loopback."""
+the real broker queue (to see what was enqueued). The fake FCM and APNs fixtures are in tests/conftest.py."""
 
 from __future__ import annotations
 
@@ -14,13 +14,11 @@ from django.contrib.auth import get_user_model
 
 from alerts.services import alert_audience_freeze, alert_publish
 from config.celery import app as celery_app
+from core.push.backends import locmem
 from tests.factories.alerts import AlertStaffFactory
 from tests.factories.countries import CountryFactory, MissionFactory
 from tests.factories.travelers import DeviceFactory, TravelerFactory, TripFactory
-from tests.fakes.apns import FakeAPNs
-from tests.fakes.fcm import FakeFCM
 from tests.fakes.push_server import free_port
-from travelers.push import reset_backends, simple
 
 
 @pytest.fixture
@@ -101,9 +99,9 @@ def freeze_lock_held_elsewhere(alert_id: int):
 
 @pytest.fixture
 def outbox():
-    simple.outbox.clear()
-    yield simple.outbox
-    simple.outbox.clear()
+    locmem.outbox.clear()
+    yield locmem.outbox
+    locmem.outbox.clear()
 
 
 @dataclass(frozen=True)
@@ -163,25 +161,3 @@ def broker_unreachable():
     finally:
         celery_app.conf.broker_write_url = original
         _forget_celery_pools()
-
-
-@pytest.fixture
-def fake_fcm(settings, tmp_path):
-    with FakeFCM() as fcm:
-        fcm.configure_settings(settings, tmp_path)
-        settings.PUSH_BACKEND = "providers"
-        settings.PUSH_TIMEOUT_SECONDS = 1
-        reset_backends()
-        yield fcm
-        reset_backends()
-
-
-@pytest.fixture
-def fake_apns(settings, tmp_path):
-    with FakeAPNs(cert_dir=tmp_path / "certs") as apns:
-        apns.configure_settings(settings, tmp_path)
-        settings.PUSH_BACKEND = "providers"
-        settings.PUSH_TIMEOUT_SECONDS = 1
-        reset_backends()
-        yield apns
-        reset_backends()

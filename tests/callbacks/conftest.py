@@ -1,8 +1,8 @@
 import pytest
 
+from core.push.backends import locmem
 from tests.factories.callbacks import StaffUserFactory
 from tests.factories.countries import CountryFactory, MissionFactory
-from travelers.push import simple
 
 LAUNCH_COUNTRIES = ("AM", "JO", "KH", "US", "SI")
 
@@ -49,9 +49,9 @@ def staff(embassy):
 
 @pytest.fixture
 def outbox():
-    simple.outbox.clear()
-    yield simple.outbox
-    simple.outbox.clear()
+    locmem.outbox.clear()
+    yield locmem.outbox
+    locmem.outbox.clear()
 
 
 @pytest.fixture(autouse=True)

@@ -21,10 +21,10 @@ from callbacks.services import (
     callback_request_claim_next,
     callback_request_create,
 )
+from core.push import PushResult, PushStatus, reset_backends
 from tests.factories.callbacks import CallbackRequestFactory
 from tests.factories.travelers import DeviceFactory, TravelerFactory
 from travelers.models import Device
-from travelers.push import PushResult, PushStatus, reset_backends
 
 pytestmark = pytest.mark.django_db
 QUEUE = "celery"
