@@ -147,14 +147,15 @@ def service_worker(staff_id: int, mission_id: int, barrier, results) -> None:
 
     from callbacks import services
     from callbacks.services import callback_request_claim_next
+    from core import queue
     from countries.models import Mission
     from countries.selectors import staff_mission_ids
 
     staff = get_user_model().objects.get(pk=staff_id)
     mission = Mission.objects.get(pk=mission_id)
     staff_mission_ids(user=staff)  # as a signed-in session would have it
-    services._kick_notices()  # a running web process has its broker connection open already
-    services._notice_kick["at"] = float("-inf")
+    # A running web process has its broker connection open already.
+    queue.enqueue(services.SEND_NOTICES, countdown=services.NOTICE_BATCH_SECONDS, retry=False)
     barrier.wait()
     claimed = []
     while (request := callback_request_claim_next(staff=staff, mission=mission)) is not None:

@@ -6,6 +6,7 @@ from rest_framework.test import APIClient
 
 from core import push, sms
 from core.sms.backends import locmem as sms_locmem
+from tests.broker import BrokerQueue
 from tests.fakes.apns import FakeAPNs
 from tests.fakes.fcm import FakeFCM
 from tests.fakes.sms_provider import FakeSmsRu
@@ -50,6 +51,14 @@ def sms_outbox(settings):
     yield sms_locmem.outbox
     sms_locmem.outbox.clear()
     sms.reset_backends()
+
+
+@pytest.fixture
+def broker_queue(settings):
+    queue = BrokerQueue(settings.CELERY_BROKER_URL)
+    queue.purge()
+    yield queue
+    queue.purge()
 
 
 # --- the fake providers on loopback (FCM, APNs, SMS.ru): the real client code runs against them ---------

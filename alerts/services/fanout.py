@@ -24,8 +24,10 @@ from django.utils import timezone
 
 from alerts.models import OPEN_DELIVERY_STATUSES, Alert, AlertStatus, Delivery, DeliveryStatus
 from alerts.services.audience import alert_audience_freeze
+from alerts.services.common import SEND_BATCH
 from alerts.services.messages import alert_push_message, device_language
 from core.push import PushResult, PushStatus, get_backend
+from core.queue import enqueue, enqueue_many
 from travelers.models import Device
 
 logger = logging.getLogger("alerts.fanout")
@@ -34,12 +36,6 @@ _TABLE = Delivery._meta.db_table
 # A delayed message may run a little early (clocks of different hosts): it is scheduled this much late.
 RETRY_MARGIN_SECONDS = 1.0
 _OPEN = tuple(str(s) for s in OPEN_DELIVERY_STATUSES)
-
-
-def _send_batch_task():
-    from alerts import tasks
-
-    return tasks.send_batch
 
 
 def _db(value: datetime):
@@ -68,16 +64,7 @@ def delivery_ranges(*, alert_id: int, claimable_at: datetime | None = None, abov
 
 def enqueue_ranges(*, alert_id: int, ranges: list[tuple[int, int]]) -> None:
     """One message per range, all on one broker connection. Raises if the broker is unreachable."""
-    if not ranges:
-        return
-    task = _send_batch_task()
-    if task.app.conf.task_always_eager:  # development without a broker: run in-process
-        for first_id, last_id in ranges:
-            task.apply_async((alert_id, first_id, last_id))
-        return
-    with task.app.producer_or_acquire() as producer:
-        for first_id, last_id in ranges:
-            task.apply_async((alert_id, first_id, last_id), producer=producer)
+    enqueue_many(SEND_BATCH, [(alert_id, first_id, last_id) for first_id, last_id in ranges])
 
 
 def alert_fanout_start(*, alert_id: int) -> int:
@@ -332,9 +319,5 @@ def _schedule_retry(*, alert_id: int, report: BatchReport, now: datetime) -> Non
     """One delayed message for this batch's retries, due when the last of them is (a message that came early
     would find some rows not yet due and leave them waiting). If it is lost, the sweeper finds them overdue."""
     countdown = max(0.5, ((report.retry_due_at or now) - now).total_seconds()) + RETRY_MARGIN_SECONDS
-    try:
-        _send_batch_task().apply_async(
-            (alert_id, min(report.retry_ids), max(report.retry_ids)), countdown=countdown, retry=False
-        )
-    except Exception:  # the broker is down: the sweeper re-enqueues overdue retries
-        logger.warning("alert %s: could not schedule retries; the sweeper will", alert_id, exc_info=True)
+    # If the broker is down, `enqueue` logs it: the sweeper re-enqueues overdue retries.
+    enqueue(SEND_BATCH, alert_id, min(report.retry_ids), max(report.retry_ids), countdown=countdown, retry=False)

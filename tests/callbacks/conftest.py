@@ -57,8 +57,8 @@ def outbox():
 @pytest.fixture(autouse=True)
 def _fresh_notice_kick():
     """Each test starts as a fresh process would: the next committed change kicks the notice sender."""
-    from callbacks import services
+    from core import queue
 
-    services._notice_kick["at"] = float("-inf")
+    queue.forget_recent()
     yield
-    services._notice_kick["at"] = float("-inf")
+    queue.forget_recent()
