@@ -29,6 +29,7 @@ from alerts.services.messages import alert_push_message, device_language
 from core.push import PushResult, PushStatus, get_backend
 from core.queue import enqueue, enqueue_many
 from travelers.models import Device
+from travelers.services import device_token_is_dead, devices_deactivate_dead
 
 logger = logging.getLogger("alerts.fanout")
 
@@ -165,10 +166,8 @@ def _classify(
             id=claimed.delivery_id, status=DeliveryStatus.RETRY, last_error=result.error[:200], next_attempt_at=at
         )
     if status == PushStatus.INVALID_TOKEN:
-        registered_after = (
-            result.invalid_since is not None and device is not None and device.last_seen_at >= result.invalid_since
-        )
-        if registered_after:  # APNs: the token died before the device registered it again; keep the device
+        last_seen_at = device.last_seen_at if device is not None else None
+        if not device_token_is_dead(result=result, last_seen_at=last_seen_at):  # APNs: it registered again since
             report.failed += 1
             return Delivery(
                 id=claimed.delivery_id,
@@ -183,7 +182,6 @@ def _classify(
 
 def _record(*, sent_ids: list[int], others: list[Delivery], deactivate_ids: list[int], now: datetime) -> int:
     """Write the outcomes of one batch: at most three statements. Final statuses are never overwritten."""
-    deactivated = 0
     with transaction.atomic():
         open_rows = Delivery.objects.filter(status__in=OPEN_DELIVERY_STATUSES)
         if sent_ids:
@@ -199,10 +197,7 @@ def _record(*, sent_ids: list[int], others: list[Delivery], deactivate_ids: list
             for row in others:
                 row.leased_until = row.lease_owner = None
             open_rows.bulk_update(others, ["status", "last_error", "next_attempt_at", "leased_until", "lease_owner"])
-        if deactivate_ids:
-            deactivated = Device.objects.filter(pk__in=deactivate_ids, is_active=True).update(
-                is_active=False, deactivated_reason="push provider: token unregistered or invalid"
-            )
+        deactivated = devices_deactivate_dead(device_ids=deactivate_ids)
     return deactivated
 
 

@@ -208,16 +208,15 @@ def test_a_traveler_without_devices_is_skipped(embassy, staff, outbox):
 
 
 class ScriptedBackend:
-    """A provider double at the backend interface: answers by token prefix (dead-*, stale-*, busy-*, else sent)."""
+    """A provider double at the backend interface: answers by token prefix (dead-*, busy-*, else sent)."""
 
     sent: list = []
-    invalid_since = None
 
     def send_batch(self, messages):
         ScriptedBackend.sent.extend(messages)
         return [
-            PushResult(PushStatus.INVALID_TOKEN, invalid_since=self.invalid_since)
-            if m.token.startswith(("dead-", "stale-"))
+            PushResult(PushStatus.INVALID_TOKEN)
+            if m.token.startswith("dead-")
             else PushResult(PushStatus.RETRY, retry_after=1)
             if m.token.startswith("busy-")
             else PushResult(PushStatus.SENT)
@@ -228,7 +227,6 @@ class ScriptedBackend:
 @pytest.fixture
 def scripted():
     ScriptedBackend.sent = []
-    ScriptedBackend.invalid_since = None
     with override_settings(PUSH_BACKEND="tests.callbacks.test_tasks.ScriptedBackend"):
         reset_backends()
         yield ScriptedBackend
@@ -246,7 +244,7 @@ def closed(embassy, **kwargs):
     )
 
 
-def test_dead_tokens_are_deactivated(embassy, scripted):
+def test_dead_tokens_are_deactivated(embassy, scripted):  # the rule itself: tests/travelers/test_device_services.py
     request = closed(embassy)
     dead = DeviceFactory(traveler=request.traveler, token="dead-1")
     alive = DeviceFactory(traveler=request.traveler, token="ok-1")
@@ -255,15 +253,6 @@ def test_dead_tokens_are_deactivated(embassy, scripted):
     alive.refresh_from_db()
     assert (dead.is_active, dead.deactivated_reason) == (False, "push provider: token unregistered or invalid")
     assert alive.is_active
-
-
-def test_a_token_registered_again_after_it_died_is_kept(embassy, scripted):
-    request = closed(embassy)
-    device = DeviceFactory(traveler=request.traveler, token="stale-1")
-    ScriptedBackend.invalid_since = device.last_seen_at - dt.timedelta(minutes=1)
-    tasks.send_notices.apply().get()
-    device.refresh_from_db()
-    assert device.is_active
 
 
 def test_a_deferred_notice_stays_pending_for_the_next_sweep(embassy, scripted):
