@@ -3,8 +3,14 @@ PY ?= python3.11
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-export DJANGO_DEBUG ?= true
-export DJANGO_SECURE_SSL_REDIRECT ?= false
+# Only `make run` is a development server: DEBUG (and with it the development secret key) and plain HTTP are set
+# for it alone. Every other target sees the environment as it is, like production.
+run: export DJANGO_DEBUG ?= true
+run: export DJANGO_SECURE_SSL_REDIRECT ?= false
+# A worker or beat needs a broker (without one `make run` runs tasks in-process) and a secret key: stop with
+# one line saying so instead of a traceback or Celery retrying amqp://localhost forever.
+NEED_CELERY = @test -n "$$CELERY_BROKER_URL" -a -n "$$DJANGO_SECRET_KEY$$DJANGO_DEBUG" || { \
+	echo "make $@ needs CELERY_BROKER_URL and DJANGO_SECRET_KEY (or DJANGO_DEBUG=true): see README.md"; exit 2; }
 
 .PHONY: run test lint format bench worker beat install
 
@@ -31,7 +37,9 @@ bench: $(STAMP)
 	$(BIN)/python bench/run_all.py
 
 worker: $(STAMP)
+	$(NEED_CELERY)
 	$(BIN)/celery -A config worker --loglevel=INFO --concurrency=2
 
 beat: $(STAMP)
+	$(NEED_CELERY)
 	$(BIN)/celery -A config beat --loglevel=INFO

@@ -1,7 +1,7 @@
 """Claims per second with 8 concurrent staff: `callback_request_claim_next` against a bare SQL loop.
 
 Run from the repository root: `.venv/bin/python bench/callback_claim.py [--requests N] [--workers 8]
-[--rounds 3] [--quick]`. It uses its own database (DATABASE_URL, default
+[--rounds 3] [--quick]`. It uses its own database (BENCH_DATABASE_URL, default
 postgres://postgres@127.0.0.1:5432/fa_bench_callbacks), creating and migrating it, and its own Celery
 broker queue (BENCH_BROKER_URL, default redis://127.0.0.1:6379/10, emptied afterwards): each claim through
 the service enqueues its push on commit, as in production.
@@ -36,7 +36,12 @@ from urllib.parse import urlsplit, urlunsplit
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/fa_bench_callbacks")
+# Its own database, never the one DATABASE_URL names: each round queues and claims thousands of rows there.
+os.environ["DATABASE_URL"] = os.environ.get(
+    "BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/fa_bench_callbacks"
+)
+if "bench" not in os.environ["DATABASE_URL"].rsplit("/", 1)[-1]:
+    sys.exit("BENCH_DATABASE_URL must name a database whose name contains 'bench' (its rows are replaced).")
 os.environ["CELERY_BROKER_URL"] = os.environ.get("BENCH_BROKER_URL", "redis://127.0.0.1:6379/10")
 os.environ.setdefault("DJANGO_SECRET_KEY", "bench-only-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz")
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
@@ -147,14 +152,15 @@ def service_worker(staff_id: int, mission_id: int, barrier, results) -> None:
 
     from callbacks import services
     from callbacks.services import callback_request_claim_next
+    from core import queue
     from countries.models import Mission
     from countries.selectors import staff_mission_ids
 
     staff = get_user_model().objects.get(pk=staff_id)
     mission = Mission.objects.get(pk=mission_id)
     staff_mission_ids(user=staff)  # as a signed-in session would have it
-    services._kick_notices()  # a running web process has its broker connection open already
-    services._notice_kick["at"] = float("-inf")
+    # A running web process has its broker connection open already.
+    queue.enqueue(services.SEND_NOTICES, countdown=services.NOTICE_BATCH_SECONDS, retry=False)
     barrier.wait()
     claimed = []
     while (request := callback_request_claim_next(staff=staff, mission=mission)) is not None:

@@ -226,8 +226,8 @@ def floor_process(code: str, part: int, parts: int, concurrency: int, barrier, r
 
     from alerts.models import Alert
     from alerts.services.messages import alert_push_message, device_language
-    from travelers.push._http import JSON_HEADERS, json_body, make_async_client
-    from travelers.push.fcm import SCOPE, ServiceAccount, fcm_message
+    from core.push.backends.fcm import SCOPE, ServiceAccount, fcm_message
+    from core.push.backends.http2 import JSON_HEADERS, json_body, make_async_client
     from travelers.selectors import audience_devices
 
     account = ServiceAccount.from_file(os.environ["FCM_CREDENTIALS_FILE"])

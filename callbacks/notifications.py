@@ -15,8 +15,9 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy
 
 from callbacks.models import CallbackRequest, Status
+from core.push import PushMessage, PushStatus, get_backend
 from travelers.models import Device
-from travelers.push import PushMessage, PushStatus, get_backend
+from travelers.services import device_token_is_dead, devices_deactivate_dead
 
 logger = logging.getLogger(__name__)
 
@@ -125,15 +126,11 @@ def _send(requests: list[dict]) -> set[int]:
     results = get_backend().send_batch(messages)
     dead, retry = [], set()
     for (device_id, seen, request_id), result in zip(targets, results, strict=True):
-        if result.status == PushStatus.INVALID_TOKEN:
-            if result.invalid_since is None or seen < result.invalid_since:
-                dead.append(device_id)
+        if device_token_is_dead(result=result, last_seen_at=seen):
+            dead.append(device_id)
         elif result.status == PushStatus.RETRY:
             retry.add(request_id)
         elif result.status == PushStatus.FAILED:
             logger.warning("call-back push to device %s failed: %s", device_id, result.error)
-    if dead:
-        Device.objects.filter(pk__in=dead, is_active=True).update(
-            is_active=False, deactivated_reason="push provider: token unregistered or invalid"
-        )
+    devices_deactivate_dead(device_ids=dead)
     return retry

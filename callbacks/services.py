@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import time
 from functools import cache
 
 import phonenumbers
@@ -31,6 +30,7 @@ from callbacks.models import (
     Status,
 )
 from core.exceptions import ApplicationError, ConflictError, NotFoundError
+from core.queue import enqueue_on_commit
 from countries.models import Country, Mission, MissionKind
 from countries.selectors import staff_mission_ids
 from travelers.models import Traveler, TripLegCity
@@ -217,28 +217,18 @@ def _require_mission_staff(*, staff, mission_id: int) -> None:
 
 
 NOTICE_BATCH_SECONDS = 1.0
-_notice_kick = {"at": float("-inf")}  # this process's last kick (time.monotonic())
+SEND_NOTICES = "callbacks.tasks.send_notices"  # by name (core.queue): services never import callbacks.tasks
 
 
-def _kick_notices() -> None:
-    """Have the pending pushes sent soon: at most one task per process per NOTICE_BATCH_SECONDS.
+def _push_on_commit() -> None:
+    """Have the pending pushes sent soon after the commit: at most one task per process per NOTICE_BATCH_SECONDS.
 
     The task runs NOTICE_BATCH_SECONDS after the kick, so it finds every change this process committed in
     between (their own kicks were skipped). During a surge that is one broker message per process per
     second instead of one per claim. A broker that is down costs nothing here (`retry=False`, logged by
-    the robust on_commit): the rows still carry `push_pending` and the periodic sweep sends them.
+    `core.queue.enqueue`): the rows still carry `push_pending` and the periodic sweep sends them.
     """
-    from callbacks.tasks import send_notices  # tasks import this module
-
-    now = time.monotonic()
-    if now - _notice_kick["at"] < NOTICE_BATCH_SECONDS:
-        return
-    _notice_kick["at"] = now
-    send_notices.apply_async(countdown=NOTICE_BATCH_SECONDS, retry=False, argsrepr="()", kwargsrepr="{}")
-
-
-def _push_on_commit() -> None:
-    transaction.on_commit(_kick_notices, robust=True)
+    enqueue_on_commit(SEND_NOTICES, countdown=NOTICE_BATCH_SECONDS, retry=False, at_most_every=NOTICE_BATCH_SECONDS)
 
 
 @cache

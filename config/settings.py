@@ -105,7 +105,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # A connection whose server vanished without closing it (host down, network partition) fails once a write
     # stays unacknowledged for DATABASE_TCP_USER_TIMEOUT_MS, and TCP keepalives find an idle pooled one dead,
     # instead of waiting out ~15 minutes of kernel retransmissions. (A server that froze while its kernel still
-    # answers TCP is not caught by these: see notes/faults-architecture.md.)
+    # answers TCP is not caught by these: a request then waits on it until gunicorn times the worker out.)
     DATABASES["default"]["OPTIONS"].update(
         keepalives=1,
         keepalives_idle=env_int("DATABASE_KEEPALIVES_IDLE", 10),

@@ -113,7 +113,7 @@ def country_packs_invalidate(*, codes: Iterable[str]) -> None:
     if not codes:
         return
     Country.objects.filter(code__in=codes).update(updated_at=timezone.now())
-    transaction.on_commit(lambda: _bump_generations(codes))
+    transaction.on_commit(lambda: _bump_generations(codes), robust=True)  # a cache outage fails no write
 
 
 def _bump_generations(codes: list[str]) -> None:

@@ -4,6 +4,13 @@ import pytest
 from django.core.cache import cache
 from rest_framework.test import APIClient
 
+from core import push, sms
+from core.sms.backends import locmem as sms_locmem
+from tests.broker import BrokerQueue
+from tests.fakes.apns import FakeAPNs
+from tests.fakes.fcm import FakeFCM
+from tests.fakes.sms_provider import FakeSmsRu
+
 
 @pytest.fixture(autouse=True)
 def _clean_cache():
@@ -34,3 +41,59 @@ def traveler_client(traveler) -> APIClient:
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {token_pair_issue(traveler=traveler).access}")
     client.traveler = traveler
     return client
+
+
+@pytest.fixture
+def sms_outbox(settings):
+    settings.SMS_BACKEND = "locmem"
+    sms.reset_backends()
+    sms_locmem.outbox.clear()
+    yield sms_locmem.outbox
+    sms_locmem.outbox.clear()
+    sms.reset_backends()
+
+
+@pytest.fixture
+def broker_queue(settings):
+    queue = BrokerQueue(settings.CELERY_BROKER_URL)
+    queue.purge()
+    yield queue
+    queue.purge()
+
+
+# --- the fake providers on loopback (FCM, APNs, SMS.ru): the real client code runs against them ---------
+
+
+@pytest.fixture
+def fake_fcm(settings, tmp_path):
+    with FakeFCM() as fcm:
+        fcm.configure_settings(settings, tmp_path)
+        settings.PUSH_BACKEND = "providers"
+        settings.PUSH_TIMEOUT_SECONDS = 1
+        push.reset_backends()
+        yield fcm
+        push.reset_backends()
+
+
+@pytest.fixture
+def fake_apns(settings, tmp_path):
+    with FakeAPNs(cert_dir=tmp_path / "certs") as apns:
+        apns.configure_settings(settings, tmp_path)
+        settings.PUSH_BACKEND = "providers"
+        settings.PUSH_TIMEOUT_SECONDS = 1
+        push.reset_backends()
+        yield apns
+        push.reset_backends()
+
+
+@pytest.fixture
+def fake_smsru(settings):
+    with FakeSmsRu(api_id="secret-api-id") as fake:
+        settings.SMS_BACKEND = "smsru"
+        settings.SMS_PROVIDER_URL = fake.url
+        settings.SMS_PROVIDER_API_KEY = "secret-api-id"
+        settings.SMS_SENDER = "MIDRF"
+        settings.SMS_PROVIDER_TIMEOUT_SECONDS = 1.0
+        sms.reset_backends()
+        yield fake
+    sms.reset_backends()

@@ -6,8 +6,8 @@ import logging
 
 from celery import shared_task
 
+from core.sms import SmsError, send_sms
 from travelers import services
-from travelers.sms import SmsError, send_sms
 
 logger = logging.getLogger(__name__)
 

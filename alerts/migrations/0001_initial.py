@@ -11,8 +11,8 @@ class Migration(migrations.Migration):
     initial = True
 
     dependencies = [
-        ('countries', '0001_initial'),
-        ('travelers', '0001_initial'),
+        ('countries', '0001_squashed_0003_verbose_names'),
+        ('travelers', '0001_squashed_0004_verbose_names'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

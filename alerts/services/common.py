@@ -1,12 +1,10 @@
-"""What the alert services share: staff scoping, locking, the guarded enqueue, cache invalidation."""
+"""What the alert services share: staff scoping, locking, the names of the tasks they enqueue, cache invalidation."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from functools import partial
 
-from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 
 from alerts.models import OPEN_DELIVERY_STATUSES, Alert, Delivery, DeliveryStatus
@@ -15,8 +13,9 @@ from countries.selectors import staff_country_codes
 
 logger = logging.getLogger("alerts")
 
-# A publish must never wait long for the broker: one quick reconnect, then give up and leave it to the sweeper.
-ENQUEUE_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.2}
+# The tasks the services enqueue, by their registered names (core.queue): services never import alerts.tasks.
+FANOUT_START = "alerts.tasks.fanout_start"
+SEND_BATCH = "alerts.tasks.send_batch"
 
 
 def ensure_country_allowed(*, user, country_code: str) -> None:
@@ -43,20 +42,6 @@ def invalid_status(alert: Alert, action: str) -> ApplicationError:
         code="invalid_alert_status",
         status_code=409,
     )
-
-
-def enqueue(task, *args) -> bool:
-    """Send one task message; never raise. False when the broker is unreachable (the sweeper catches up)."""
-    try:
-        task.apply_async(args, retry=True, retry_policy=ENQUEUE_RETRY_POLICY)
-        return True
-    except Exception:  # kombu OperationalError, redis errors, OSError...: the database row is the record
-        logger.warning("could not enqueue %s%r; the sweeper will", task.name, args, exc_info=True)
-        return False
-
-
-def enqueue_on_commit(task, *args) -> None:
-    transaction.on_commit(partial(enqueue, task, *args), robust=True)
 
 
 def close_open_deliveries(*, alert_ids: list[int], reason: str) -> int:

@@ -24,9 +24,12 @@ from django.utils import timezone
 
 from alerts.models import OPEN_DELIVERY_STATUSES, Alert, AlertStatus, Delivery, DeliveryStatus
 from alerts.services.audience import alert_audience_freeze
+from alerts.services.common import SEND_BATCH
 from alerts.services.messages import alert_push_message, device_language
+from core.push import PushResult, PushStatus, get_backend
+from core.queue import enqueue, enqueue_many
 from travelers.models import Device
-from travelers.push import PushResult, PushStatus, get_backend
+from travelers.services import device_token_is_dead, devices_deactivate_dead
 
 logger = logging.getLogger("alerts.fanout")
 
@@ -34,12 +37,6 @@ _TABLE = Delivery._meta.db_table
 # A delayed message may run a little early (clocks of different hosts): it is scheduled this much late.
 RETRY_MARGIN_SECONDS = 1.0
 _OPEN = tuple(str(s) for s in OPEN_DELIVERY_STATUSES)
-
-
-def _send_batch_task():
-    from alerts import tasks
-
-    return tasks.send_batch
 
 
 def _db(value: datetime):
@@ -68,16 +65,7 @@ def delivery_ranges(*, alert_id: int, claimable_at: datetime | None = None, abov
 
 def enqueue_ranges(*, alert_id: int, ranges: list[tuple[int, int]]) -> None:
     """One message per range, all on one broker connection. Raises if the broker is unreachable."""
-    if not ranges:
-        return
-    task = _send_batch_task()
-    if task.app.conf.task_always_eager:  # development without a broker: run in-process
-        for first_id, last_id in ranges:
-            task.apply_async((alert_id, first_id, last_id))
-        return
-    with task.app.producer_or_acquire() as producer:
-        for first_id, last_id in ranges:
-            task.apply_async((alert_id, first_id, last_id), producer=producer)
+    enqueue_many(SEND_BATCH, [(alert_id, first_id, last_id) for first_id, last_id in ranges])
 
 
 def alert_fanout_start(*, alert_id: int) -> int:
@@ -178,10 +166,8 @@ def _classify(
             id=claimed.delivery_id, status=DeliveryStatus.RETRY, last_error=result.error[:200], next_attempt_at=at
         )
     if status == PushStatus.INVALID_TOKEN:
-        registered_after = (
-            result.invalid_since is not None and device is not None and device.last_seen_at >= result.invalid_since
-        )
-        if registered_after:  # APNs: the token died before the device registered it again; keep the device
+        last_seen_at = device.last_seen_at if device is not None else None
+        if not device_token_is_dead(result=result, last_seen_at=last_seen_at):  # APNs: it registered again since
             report.failed += 1
             return Delivery(
                 id=claimed.delivery_id,
@@ -196,7 +182,6 @@ def _classify(
 
 def _record(*, sent_ids: list[int], others: list[Delivery], deactivate_ids: list[int], now: datetime) -> int:
     """Write the outcomes of one batch: at most three statements. Final statuses are never overwritten."""
-    deactivated = 0
     with transaction.atomic():
         open_rows = Delivery.objects.filter(status__in=OPEN_DELIVERY_STATUSES)
         if sent_ids:
@@ -212,10 +197,7 @@ def _record(*, sent_ids: list[int], others: list[Delivery], deactivate_ids: list
             for row in others:
                 row.leased_until = row.lease_owner = None
             open_rows.bulk_update(others, ["status", "last_error", "next_attempt_at", "leased_until", "lease_owner"])
-        if deactivate_ids:
-            deactivated = Device.objects.filter(pk__in=deactivate_ids, is_active=True).update(
-                is_active=False, deactivated_reason="push provider: token unregistered or invalid"
-            )
+        deactivated = devices_deactivate_dead(device_ids=deactivate_ids)
     return deactivated
 
 
@@ -332,9 +314,5 @@ def _schedule_retry(*, alert_id: int, report: BatchReport, now: datetime) -> Non
     """One delayed message for this batch's retries, due when the last of them is (a message that came early
     would find some rows not yet due and leave them waiting). If it is lost, the sweeper finds them overdue."""
     countdown = max(0.5, ((report.retry_due_at or now) - now).total_seconds()) + RETRY_MARGIN_SECONDS
-    try:
-        _send_batch_task().apply_async(
-            (alert_id, min(report.retry_ids), max(report.retry_ids)), countdown=countdown, retry=False
-        )
-    except Exception:  # the broker is down: the sweeper re-enqueues overdue retries
-        logger.warning("alert %s: could not schedule retries; the sweeper will", alert_id, exc_info=True)
+    # If the broker is down, `enqueue` logs it: the sweeper re-enqueues overdue retries.
+    enqueue(SEND_BATCH, alert_id, min(report.retry_ids), max(report.retry_ids), countdown=countdown, retry=False)

@@ -26,8 +26,8 @@ from django.utils.translation import gettext_lazy as _
 from alerts.models import PUBLISHED_STATUSES, Alert, AlertStatus
 from alerts.services.audience import audience_size_upto
 from alerts.services.common import (
+    FANOUT_START,
     close_open_deliveries,
-    enqueue_on_commit,
     ensure_country_allowed,
     invalid_status,
     invalidate_country_packs,
@@ -35,16 +35,11 @@ from alerts.services.common import (
 )
 from alerts.services.compose import alert_validate, approval_required
 from core.exceptions import ApplicationError
+from core.queue import enqueue_on_commit
 
 logger = logging.getLogger("alerts")
 
 CANCELLABLE = (AlertStatus.DRAFT, AlertStatus.SCHEDULED, AlertStatus.SENDING, AlertStatus.SENT)
-
-
-def _fanout_task():
-    from alerts import tasks  # tasks import the services; the services only need the task object at run time
-
-    return tasks.fanout_start
 
 
 def _approval_missing() -> ApplicationError:
@@ -89,7 +84,7 @@ def _start_sending(*, alert: Alert, now: datetime) -> None:
             codes.append(original.country_id)
     invalidate_country_packs(codes)
     if alert.status == AlertStatus.SENDING:
-        enqueue_on_commit(_fanout_task(), alert.pk)
+        enqueue_on_commit(FANOUT_START, alert.pk)
     logger.info("alert %s: published, %s", alert.pk, "sending" if reachable else "nobody to reach")
 
 

@@ -10,7 +10,7 @@ from django.utils.translation import gettext_lazy as _
 
 from alerts.models import Alert
 from core.exceptions import ApplicationError
-from travelers.push import MAX_PAYLOAD_BYTES, PushMessage, payload_size
+from core.push import MAX_PAYLOAD_BYTES, PushMessage, payload_size
 
 LANGUAGES = ("ru", "en")
 # The longest token a provider hands out is ~200 characters; it is not part of the payload limit anyway.

@@ -18,8 +18,9 @@ from django.utils import timezone
 
 from alerts.models import OPEN_DELIVERY_STATUSES, Alert, AlertStatus, Delivery, DeliveryStatus
 from alerts.services.audience import audience_freeze_running
-from alerts.services.common import enqueue
+from alerts.services.common import FANOUT_START
 from alerts.services.fanout import delivery_ranges, enqueue_ranges
+from core.queue import enqueue
 
 logger = logging.getLogger("alerts.sweep")
 
@@ -39,8 +40,6 @@ def _open_deliveries() -> QuerySet[Delivery]:
 
 
 def alerts_sweep(*, now: datetime | None = None) -> SweepReport:
-    from alerts import tasks
-
     now = now or timezone.now()
     grace = timedelta(seconds=settings.ALERT_SWEEP_GRACE_SECONDS)
     report = SweepReport()
@@ -53,7 +52,7 @@ def alerts_sweep(*, now: datetime | None = None) -> SweepReport:
     for alert_id in sending.filter(unstarted, published_at__lte=now - grace).values_list("pk", flat=True)[:100]:
         if audience_freeze_running(alert_id=alert_id):
             continue
-        if not enqueue(tasks.fanout_start, alert_id):
+        if not enqueue(FANOUT_START, alert_id):
             report.broker_down = True
             return report
         report.kickoffs.append(alert_id)

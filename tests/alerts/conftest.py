@@ -1,26 +1,19 @@
 """Fixtures of the alerts tests: countries and missions, staff of each, travelers with devices in a country,
-the real broker queue (to see what was enqueued), and the fake FCM and APNs servers on loopback."""
+the real broker queue (to see what was enqueued). The fake FCM and APNs fixtures are in tests/conftest.py."""
 
 from __future__ import annotations
 
-import base64
-import json
 from contextlib import contextmanager
-from dataclasses import dataclass
 
 import pytest
-import redis
 from django.contrib.auth import get_user_model
 
 from alerts.services import alert_audience_freeze, alert_publish
-from config.celery import app as celery_app
+from core.push.backends import locmem
+from tests.broker import broker_unreachable  # noqa: F401 — the alerts tests import it from here
 from tests.factories.alerts import AlertStaffFactory
 from tests.factories.countries import CountryFactory, MissionFactory
 from tests.factories.travelers import DeviceFactory, TravelerFactory, TripFactory
-from tests.fakes.apns import FakeAPNs
-from tests.fakes.fcm import FakeFCM
-from tests.fakes.push_server import free_port
-from travelers.push import reset_backends, simple
 
 
 @pytest.fixture
@@ -101,87 +94,6 @@ def freeze_lock_held_elsewhere(alert_id: int):
 
 @pytest.fixture
 def outbox():
-    simple.outbox.clear()
-    yield simple.outbox
-    simple.outbox.clear()
-
-
-@dataclass(frozen=True)
-class QueuedTask:
-    task: str
-    args: list
-    eta: str | None
-
-
-class BrokerQueue:
-    """The real Redis queue of the test broker, read without consuming through kombu's own wire format."""
-
-    def __init__(self, url: str, queue: str = "celery") -> None:
-        self.client = redis.Redis.from_url(url)
-        self.queue = queue
-
-    def purge(self) -> None:
-        self.client.delete(self.queue)
-
-    def messages(self) -> list[QueuedTask]:
-        out = []
-        for raw in reversed(self.client.lrange(self.queue, 0, -1)):  # LPUSH: oldest last
-            message = json.loads(raw)
-            args, _kwargs, _embed = json.loads(base64.b64decode(message["body"]))
-            out.append(QueuedTask(message["headers"]["task"], args, message["headers"].get("eta")))
-        return out
-
-    def tasks(self, name: str) -> list[list]:
-        return [m.args for m in self.messages() if m.task == name]
-
-
-@pytest.fixture
-def broker_queue(settings):
-    queue = BrokerQueue(settings.CELERY_BROKER_URL)
-    queue.purge()
-    yield queue
-    queue.purge()
-
-
-def _forget_celery_pools() -> None:
-    """Make the app build new broker connections from its current configuration (no close: kombu's pools
-    are shared per connection URL and stay usable for the original broker)."""
-    celery_app._pool = None
-    celery_app.amqp._producer_pool = None
-
-
-@contextmanager
-def broker_unreachable():
-    """Point the Celery app's publishing at a closed port on loopback (as if Redis were down), then restore.
-
-    Publishing reads `broker_write_url` (CELERY_BROKER_URL from the environment wins over `broker_url`)."""
-    original = celery_app.conf.get("broker_write_url")
-    _forget_celery_pools()
-    celery_app.conf.broker_write_url = f"redis://127.0.0.1:{free_port()}/0"
-    try:
-        yield
-    finally:
-        celery_app.conf.broker_write_url = original
-        _forget_celery_pools()
-
-
-@pytest.fixture
-def fake_fcm(settings, tmp_path):
-    with FakeFCM() as fcm:
-        fcm.configure_settings(settings, tmp_path)
-        settings.PUSH_BACKEND = "providers"
-        settings.PUSH_TIMEOUT_SECONDS = 1
-        reset_backends()
-        yield fcm
-        reset_backends()
-
-
-@pytest.fixture
-def fake_apns(settings, tmp_path):
-    with FakeAPNs(cert_dir=tmp_path / "certs") as apns:
-        apns.configure_settings(settings, tmp_path)
-        settings.PUSH_BACKEND = "providers"
-        settings.PUSH_TIMEOUT_SECONDS = 1
-        reset_backends()
-        yield apns
-        reset_backends()
+    locmem.outbox.clear()
+    yield locmem.outbox
+    locmem.outbox.clear()

@@ -1,8 +1,8 @@
 import pytest
 
+from core.push.backends import locmem
 from tests.factories.callbacks import StaffUserFactory
 from tests.factories.countries import CountryFactory, MissionFactory
-from travelers.push import simple
 
 LAUNCH_COUNTRIES = ("AM", "JO", "KH", "US", "SI")
 
@@ -49,16 +49,16 @@ def staff(embassy):
 
 @pytest.fixture
 def outbox():
-    simple.outbox.clear()
-    yield simple.outbox
-    simple.outbox.clear()
+    locmem.outbox.clear()
+    yield locmem.outbox
+    locmem.outbox.clear()
 
 
 @pytest.fixture(autouse=True)
 def _fresh_notice_kick():
     """Each test starts as a fresh process would: the next committed change kicks the notice sender."""
-    from callbacks import services
+    from core import queue
 
-    services._notice_kick["at"] = float("-inf")
+    queue.forget_recent()
     yield
-    services._notice_kick["at"] = float("-inf")
+    queue.forget_recent()

@@ -21,10 +21,10 @@ from callbacks.services import (
     callback_request_claim_next,
     callback_request_create,
 )
+from core.push import PushResult, PushStatus, reset_backends
 from tests.factories.callbacks import CallbackRequestFactory
 from tests.factories.travelers import DeviceFactory, TravelerFactory
 from travelers.models import Device
-from travelers.push import PushResult, PushStatus, reset_backends
 
 pytestmark = pytest.mark.django_db
 QUEUE = "celery"
@@ -208,16 +208,15 @@ def test_a_traveler_without_devices_is_skipped(embassy, staff, outbox):
 
 
 class ScriptedBackend:
-    """A provider double at the backend interface: answers by token prefix (dead-*, stale-*, busy-*, else sent)."""
+    """A provider double at the backend interface: answers by token prefix (dead-*, busy-*, else sent)."""
 
     sent: list = []
-    invalid_since = None
 
     def send_batch(self, messages):
         ScriptedBackend.sent.extend(messages)
         return [
-            PushResult(PushStatus.INVALID_TOKEN, invalid_since=self.invalid_since)
-            if m.token.startswith(("dead-", "stale-"))
+            PushResult(PushStatus.INVALID_TOKEN)
+            if m.token.startswith("dead-")
             else PushResult(PushStatus.RETRY, retry_after=1)
             if m.token.startswith("busy-")
             else PushResult(PushStatus.SENT)
@@ -228,7 +227,6 @@ class ScriptedBackend:
 @pytest.fixture
 def scripted():
     ScriptedBackend.sent = []
-    ScriptedBackend.invalid_since = None
     with override_settings(PUSH_BACKEND="tests.callbacks.test_tasks.ScriptedBackend"):
         reset_backends()
         yield ScriptedBackend
@@ -246,7 +244,7 @@ def closed(embassy, **kwargs):
     )
 
 
-def test_dead_tokens_are_deactivated(embassy, scripted):
+def test_dead_tokens_are_deactivated(embassy, scripted):  # the rule itself: tests/travelers/test_device_services.py
     request = closed(embassy)
     dead = DeviceFactory(traveler=request.traveler, token="dead-1")
     alive = DeviceFactory(traveler=request.traveler, token="ok-1")
@@ -255,15 +253,6 @@ def test_dead_tokens_are_deactivated(embassy, scripted):
     alive.refresh_from_db()
     assert (dead.is_active, dead.deactivated_reason) == (False, "push provider: token unregistered or invalid")
     assert alive.is_active
-
-
-def test_a_token_registered_again_after_it_died_is_kept(embassy, scripted):
-    request = closed(embassy)
-    device = DeviceFactory(traveler=request.traveler, token="stale-1")
-    ScriptedBackend.invalid_since = device.last_seen_at - dt.timedelta(minutes=1)
-    tasks.send_notices.apply().get()
-    device.refresh_from_db()
-    assert device.is_active
 
 
 def test_a_deferred_notice_stays_pending_for_the_next_sweep(embassy, scripted):
@@ -319,7 +308,7 @@ def test_a_claim_succeeds_when_the_broker_is_down_and_the_sweep_sends_later(
     assert time.monotonic() - started < 3  # no publish retries holding up the staff member
     assert claimed.pk == request.pk
     assert CallbackRequest.objects.get(pk=request.pk).status == Status.IN_PROGRESS
-    assert "_kick_notices" in caplog.text
+    assert "could not enqueue callbacks.tasks.send_notices" in caplog.text
     assert "Connection refused" in caplog.text or "Error 111" in caplog.text
     assert tasks.send_notices.apply().get() == 1  # the periodic sweep, once a worker runs it
     assert len(outbox) == 2

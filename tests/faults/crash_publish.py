@@ -17,12 +17,13 @@ def main(alert_id: int, user_id: int) -> None:
     from django.contrib.auth import get_user_model
 
     from alerts.models import Alert
-    from alerts.services import alert_publish, common
+    from alerts.services import alert_publish
+    from core import queue
 
-    def crash(task, *args):  # the on-commit enqueue: the transaction is committed, nothing is sent yet
+    def crash(task_name, *args, **options):  # the on-commit enqueue: the transaction is committed, nothing is sent
         os._exit(CRASH_EXIT_CODE)
 
-    common.enqueue = crash
+    queue.enqueue = crash
     alert_publish(alert=Alert.objects.get(pk=alert_id), user=get_user_model().objects.get(pk=user_id))
     sys.exit(0)  # not reached
 

@@ -5,25 +5,13 @@ from rest_framework.test import APIClient
 
 from tests.factories.countries import CountryFactory
 from tests.factories.travelers import TravelerFactory
-from travelers import sms
 from travelers.services import token_pair_issue
-from travelers.sms import simple as sms_simple
 
 
 @pytest.fixture
 def countries(db):
     """A few real countries (the trips and subscriptions need them to exist)."""
     return {code: CountryFactory(code=code) for code in ("AM", "US", "GE", "JO", "SI", "KH")}
-
-
-@pytest.fixture
-def sms_outbox(settings):
-    settings.SMS_BACKEND = "locmem"
-    sms.reset_backends()
-    sms_simple.outbox.clear()
-    yield sms_simple.outbox
-    sms_simple.outbox.clear()
-    sms.reset_backends()
 
 
 def client_for(traveler) -> APIClient:

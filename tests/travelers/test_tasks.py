@@ -4,6 +4,7 @@ retention purge at its boundaries with a frozen clock."""
 import base64
 import datetime as dt
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -16,10 +17,11 @@ import time_machine
 from django.conf import settings
 from django.utils import timezone, translation
 
+from core.sms import SmsError
 from tests.factories.travelers import DeviceFactory, TravelerFactory, TripFactory
 from travelers.models import AuthToken, Device, DeviceSubscription, OneTimeCode, Trip, TripLeg, TripLegCity
 from travelers.services import otp_request, token_pair_issue
-from travelers.tasks import retention_purge
+from travelers.tasks import retention_purge, sms_send
 
 PHONE = "+37410123456"
 ROOT = Path(__file__).resolve().parents[2]
@@ -210,3 +212,26 @@ def test_purge_is_idempotent_and_batched(db, frozen, monkeypatch):
 def test_the_task_is_in_the_beat_schedule():
     entry = settings.CELERY_BEAT_SCHEDULE["travelers-retention-purge"]
     assert entry["task"] == retention_purge.name == "travelers.tasks.retention_purge"
+
+
+# --- sms_send against the fake SMS.ru -------------------------------------------------------------------
+
+
+def test_task_sends(fake_smsru):
+    sms_send.run(to=PHONE, body="code")
+    assert [m["to"] for m in fake_smsru.messages] == ["37410123456"]
+
+
+def test_task_drops_a_permanent_refusal(fake_smsru, caplog):
+    fake_smsru.mode = "stop_list"
+    with caplog.at_level(logging.ERROR):
+        sms_send.run(to=PHONE, body="code")  # no exception: retrying cannot help
+    assert "refused" in caplog.text
+    assert PHONE not in caplog.text  # the log does not keep the whole number
+
+
+def test_task_retries_a_transient_failure(fake_smsru):
+    fake_smsru.mode = "busy"
+    # Called directly (not by a worker) Celery's retry() re-raises the error instead of re-queueing.
+    with pytest.raises(SmsError):
+        sms_send.run(to=PHONE, body="code")

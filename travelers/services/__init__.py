@@ -11,11 +11,14 @@ from travelers.services.auth import (
     token_refresh,
 )
 from travelers.services.devices import (
+    DEACTIVATED_BY_PROVIDER,
     device_attach,
     device_detach,
     device_register,
     device_token_hash,
+    device_token_is_dead,
     device_unregister,
+    devices_deactivate_dead,
 )
 from travelers.services.personal_data import (
     EXPORT_CONTRIBUTORS,
@@ -32,6 +35,7 @@ from travelers.services.retention import PurgeResult, retention_purge
 from travelers.services.trips import CompanionInput, LegInput, trip_delete, trip_register, trip_update
 
 __all__ = [
+    "DEACTIVATED_BY_PROVIDER",
     "EXPORT_CONTRIBUTORS",
     "PERSONAL_DATA_FIELDS",
     "CompanionInput",
@@ -45,7 +49,9 @@ __all__ = [
     "device_detach",
     "device_register",
     "device_token_hash",
+    "device_token_is_dead",
     "device_unregister",
+    "devices_deactivate_dead",
     "export_contributor_register",
     "export_rows",
     "otp_request",

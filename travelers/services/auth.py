@@ -13,7 +13,6 @@ import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import partial
 
 from django.conf import settings
 from django.db import transaction
@@ -25,6 +24,7 @@ from django.utils.translation import ngettext
 from rest_framework import status
 
 from core.exceptions import ApplicationError
+from core.queue import enqueue_on_commit
 from travelers.authentication import token_digest
 from travelers.models import AuthToken, OneTimeCode, Traveler
 
@@ -72,14 +72,9 @@ def otp_request(*, phone: str) -> str:
         "Foreign Assistant sign-in code: %(code)s. It is valid for %(minutes)d minutes. Do not share it.",
         minutes,
     ) % {"code": code, "minutes": minutes}
-    from travelers.tasks import sms_send
-
-    # After commit, and robust: if the broker is down the traveler simply asks for a code again. The message
+    # After commit, never raising: if the broker is down the traveler simply asks for a code again. The message
     # expires with the code, so a backlog never delivers codes that no longer work.
-    transaction.on_commit(
-        partial(sms_send.apply_async, kwargs={"to": phone, "body": body}, expires=settings.OTP_TTL_SECONDS),
-        robust=True,
-    )
+    enqueue_on_commit("travelers.tasks.sms_send", kwargs={"to": phone, "body": body}, expires=settings.OTP_TTL_SECONDS)
     return code
 
 

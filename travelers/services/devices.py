@@ -3,12 +3,15 @@
 A device is identified by (platform, SHA-256 of its push token): the token is the device's secret, so
 whoever presents it may update or unregister the device. A device registered or signed in with a traveler
 belongs to that traveler (and hears about their trips); an anonymous device hears only its subscriptions.
+A push provider's "this token is dead" deactivates the device (`device_token_is_dead`, then
+`devices_deactivate_dead`), whoever pushed: alerts and call-backs alike.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from datetime import datetime
 
 from django.conf import settings
 from django.db import transaction
@@ -16,10 +19,12 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from core.exceptions import NotFoundError
+from core.push import PushResult, PushStatus
 from travelers.models import Device, DeviceSubscription, Language, Traveler
 from travelers.services.trips import country_codes_check
 
 MAX_SUBSCRIPTIONS = 50
+DEACTIVATED_BY_PROVIDER = "push provider: token unregistered or invalid"
 
 
 def device_token_hash(token: str) -> str:
@@ -105,4 +110,28 @@ def device_detach(*, traveler: Traveler, platform: str, token: str) -> None:
     """Signing out on a device: it becomes anonymous (keeps its subscriptions). Another's device is left alone."""
     Device.objects.filter(traveler=traveler, platform=platform, token_hash=device_token_hash(token)).update(
         traveler=None
+    )
+
+
+def device_token_is_dead(*, result: PushResult, last_seen_at: datetime | None) -> bool:
+    """Whether a push provider's answer for a device means its token is dead and the device must stop.
+
+    Only `INVALID_TOKEN` (FCM UNREGISTERED / INVALID_ARGUMENT on the token, APNs 410 / BadDeviceToken) kills a
+    token; a transient or a payload failure never does. APNs 410 says since when the token was dead
+    (`invalid_since`): a device that registered (`last_seen_at`) at or after that moment presented the token
+    again and is kept. `last_seen_at` is None for a device that no longer exists."""
+    if result.status != PushStatus.INVALID_TOKEN:
+        return False
+    return result.invalid_since is None or last_seen_at is None or last_seen_at < result.invalid_since
+
+
+def devices_deactivate_dead(*, device_ids: Iterable[int]) -> int:
+    """Deactivate the devices whose token `device_token_is_dead` judged dead (inactive, with the reason); they
+    hear nothing more until the app registers the token again (`device_register`). Returns how many were
+    active. Part of the caller's transaction when there is one."""
+    ids = set(device_ids)
+    if not ids:
+        return 0
+    return Device.objects.filter(pk__in=ids, is_active=True).update(
+        is_active=False, deactivated_reason=DEACTIVATED_BY_PROVIDER
     )

@@ -1,8 +1,9 @@
-"""Text messages (sign-in codes), behind one setting, `SMS_BACKEND`, as Django does for e-mail.
+"""Text messages (sign-in codes), behind one setting, `SMS_BACKEND`, as django.core.mail does for e-mail.
 
-`console` (the default), `locmem` (tests: `travelers.sms.simple.outbox`), `file` (JSON lines in
-SMS_FILE_PATH) and `smsru` (the SMS.ru HTTP API at SMS_PROVIDER_URL). A dotted path selects any other
-class with a `send(message)` method. `send` raises `SmsError` when the message was not accepted;
+`console` (the default), `locmem` (tests: `core.sms.backends.locmem.outbox`), `file` (JSON lines in
+SMS_FILE_PATH) and `smsru` (the SMS.ru HTTP API at SMS_PROVIDER_URL); one module per backend in
+`core/sms/backends/`. A dotted path selects any other class with a `send(message)` method
+(`core.sms.backends.base.BaseSmsBackend`). `send` raises `SmsError` when the message was not accepted;
 `SmsError.retryable` tells the caller (the Celery task) whether trying again later can help.
 """
 
@@ -10,10 +11,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cache
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.utils.module_loading import import_string
+
+if TYPE_CHECKING:
+    from core.sms.backends.base import BaseSmsBackend
 
 
 @dataclass(frozen=True)
@@ -29,17 +33,12 @@ class SmsError(Exception):
         self.retry_after = retry_after
 
 
-class SmsBackend(Protocol):
-    def send(self, message: SmsMessage) -> str:
-        """Send one message; return the provider's message id (or "" when there is none)."""
-        ...
-
-
+# The values SMS_BACKEND accepts besides a dotted path.
 BACKENDS = {
-    "console": "travelers.sms.simple.ConsoleBackend",
-    "locmem": "travelers.sms.simple.LocmemBackend",
-    "file": "travelers.sms.simple.FileBackend",
-    "smsru": "travelers.sms.smsru.SmsRuBackend",
+    "console": "core.sms.backends.console.ConsoleBackend",
+    "locmem": "core.sms.backends.locmem.LocmemBackend",
+    "file": "core.sms.backends.filebased.FileBackend",
+    "smsru": "core.sms.backends.smsru.SmsRuBackend",
 }
 
 
@@ -48,7 +47,7 @@ def _backend_for(name: str) -> Any:
     return import_string(BACKENDS.get(name, name))()
 
 
-def get_backend() -> SmsBackend:
+def get_backend() -> BaseSmsBackend:
     """The configured backend; one instance per process (the HTTP backend keeps its connection pool)."""
     return _backend_for(settings.SMS_BACKEND)
 

@@ -26,8 +26,8 @@ import jwt
 from django.conf import settings
 from django.utils import timezone
 
-from travelers.push import PushMessage, PushResult, PushStatus
-from travelers.push._http import JSON_HEADERS, HTTP2PushBackend, json_body, retry_after_seconds
+from core.push import PushMessage, PushResult, PushStatus
+from core.push.backends.http2 import JSON_HEADERS, HTTP2PushBackend, json_body, retry_after_seconds
 
 logger = logging.getLogger("push.fcm")
 

@@ -1,4 +1,4 @@
-"""SMS backends, and the SMS.ru client against a fake SMS.ru on loopback."""
+"""The SMS backends (core.sms), and the SMS.ru client against a fake SMS.ru on loopback."""
 
 import json
 import logging
@@ -6,10 +6,8 @@ import socket
 
 import pytest
 
-from tests.fakes.sms_provider import FakeSmsRu
-from travelers import sms
-from travelers.sms import SmsError, SmsMessage, send_sms
-from travelers.tasks import sms_send
+from core import sms
+from core.sms import SmsError, SmsMessage, send_sms
 
 PHONE = "+37410123456"
 
@@ -24,19 +22,6 @@ def use_backend(settings):
 
     yield _use
     sms.reset_backends()
-
-
-@pytest.fixture
-def fake_smsru(use_backend):
-    with FakeSmsRu(api_id="secret-api-id") as fake:
-        use_backend(
-            "smsru",
-            SMS_PROVIDER_URL=fake.url,
-            SMS_PROVIDER_API_KEY="secret-api-id",
-            SMS_SENDER="MIDRF",
-            SMS_PROVIDER_TIMEOUT_SECONDS=1.0,
-        )
-        yield fake
 
 
 def test_console_is_the_default():
@@ -69,7 +54,7 @@ def test_file_backend_appends_json_lines_with_to_and_body(use_backend, tmp_path)
 
 
 def test_a_dotted_path_selects_a_backend(use_backend, sms_outbox):
-    use_backend("travelers.sms.simple.LocmemBackend")
+    use_backend("core.sms.backends.locmem.LocmemBackend")
     send_sms(to=PHONE, body="x")
     assert len(sms_outbox) == 1
 
@@ -134,26 +119,3 @@ def test_smsru_needs_an_api_key(use_backend):
     use_backend("smsru", SMS_PROVIDER_API_KEY="")
     with pytest.raises(SmsError):
         send_sms(to=PHONE, body="x")
-
-
-# --- the task -------------------------------------------------------------------------------------------
-
-
-def test_task_sends(fake_smsru):
-    sms_send.run(to=PHONE, body="code")
-    assert [m["to"] for m in fake_smsru.messages] == ["37410123456"]
-
-
-def test_task_drops_a_permanent_refusal(fake_smsru, caplog):
-    fake_smsru.mode = "stop_list"
-    with caplog.at_level(logging.ERROR):
-        sms_send.run(to=PHONE, body="code")  # no exception: retrying cannot help
-    assert "refused" in caplog.text
-    assert PHONE not in caplog.text  # the log does not keep the whole number
-
-
-def test_task_retries_a_transient_failure(fake_smsru):
-    fake_smsru.mode = "busy"
-    # Called directly (not by a worker) Celery's retry() re-raises the error instead of re-queueing.
-    with pytest.raises(SmsError):
-        sms_send.run(to=PHONE, body="code")

@@ -1,11 +1,13 @@
-"""Push notifications to devices, behind one setting, `PUSH_BACKEND`, as Django does for e-mail.
+"""Push notifications to devices, behind one setting, `PUSH_BACKEND`, as django.core.mail does for e-mail.
 
-`console` (default), `locmem` (tests), `file` (JSON lines in PUSH_FILE_PATH), `fcm` + `apns` (the real
-providers; `providers` routes android/web to FCM and ios to APNs). A backend takes a batch of messages and
-returns one `PushResult` per message, in order; it never raises for a per-message failure.
+`console` (default), `locmem` (tests: `core.push.backends.locmem.outbox`), `file` (JSON lines in
+PUSH_FILE_PATH), `fcm` + `apns` (the real providers; `providers` routes android/web to FCM and ios to APNs).
+A dotted path selects any other `core.push.backends.base.BasePushBackend`. One module per backend in
+`core/push/backends/`. A backend takes a batch of messages and returns one `PushResult` per message, in order;
+it never raises for a per-message failure.
 
-This lives with the Device model (travelers) because both alerts and call-backs push to devices, and those
-two apps never import each other.
+Infrastructure, not domain: alerts and call-backs both push to devices (and never import each other); what a
+dead token means for a device is `travelers.services.devices`.
 """
 
 from __future__ import annotations
@@ -16,10 +18,13 @@ import threading
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.utils.module_loading import import_string
+
+if TYPE_CHECKING:
+    from core.push.backends.base import BasePushBackend
 
 # FCM and APNs both refuse a notification payload above 4 KiB (FCM: INVALID_ARGUMENT, APNs: 413).
 MAX_PAYLOAD_BYTES = 4096
@@ -55,17 +60,14 @@ class PushResult:
     invalid_since: datetime | None = None
 
 
-class PushBackend(Protocol):
-    def send_batch(self, messages: list[PushMessage]) -> list[PushResult]: ...
-
-
+# The values PUSH_BACKEND accepts besides a dotted path.
 BACKENDS = {
-    "console": "travelers.push.simple.ConsoleBackend",
-    "locmem": "travelers.push.simple.LocmemBackend",
-    "file": "travelers.push.simple.FileBackend",
-    "fcm": "travelers.push.fcm.FCMBackend",
-    "apns": "travelers.push.apns.APNsBackend",
-    "providers": "travelers.push.providers.ProviderRouterBackend",
+    "console": "core.push.backends.console.ConsoleBackend",
+    "locmem": "core.push.backends.locmem.LocmemBackend",
+    "file": "core.push.backends.filebased.FileBackend",
+    "fcm": "core.push.backends.fcm.FCMBackend",
+    "apns": "core.push.backends.apns.APNsBackend",
+    "providers": "core.push.backends.providers.ProviderRouterBackend",
 }
 
 _instances: dict[str, Any] = {}
@@ -84,7 +86,7 @@ def _backend_for(name: str) -> Any:
         return _instances[name]
 
 
-def get_backend() -> PushBackend:
+def get_backend() -> BasePushBackend:
     """The configured backend; one instance per process (real clients keep their connections open)."""
     return _backend_for(settings.PUSH_BACKEND)
 
@@ -102,8 +104,8 @@ def reset_backends() -> None:
 
 def payload_size(message: PushMessage) -> int:
     """The larger of the FCM and APNs payload sizes of `message`, in bytes (the limit is MAX_PAYLOAD_BYTES)."""
-    from travelers.push.apns import apns_payload
-    from travelers.push.fcm import fcm_payload
+    from core.push.backends.apns import apns_payload
+    from core.push.backends.fcm import fcm_payload
 
     return max(
         len(json.dumps(fcm_payload(message), ensure_ascii=False, separators=(",", ":")).encode()),

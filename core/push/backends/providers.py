@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import asyncio
 
-from travelers.push import PushMessage, PushResult, PushStatus, _aio
-from travelers.push.apns import APNsBackend
-from travelers.push.fcm import FCMBackend
+from core.push import PushMessage, PushResult, PushStatus
+from core.push.backends.apns import APNsBackend
+from core.push.backends.base import BasePushBackend
+from core.push.backends.fcm import FCMBackend
+from core.push.backends.http2 import run
 
 
-class ProviderRouterBackend:
+class ProviderRouterBackend(BasePushBackend):
     def __init__(self) -> None:
         self.fcm = FCMBackend()
         self.apns = APNsBackend()
@@ -21,7 +23,7 @@ class ProviderRouterBackend:
     def send_batch(self, messages: list[PushMessage]) -> list[PushResult]:
         if not messages:
             return []
-        return _aio.run(self.send_batch_async(messages))
+        return run(self.send_batch_async(messages))
 
     async def send_batch_async(self, messages: list[PushMessage]) -> list[PushResult]:
         to_fcm = [i for i, m in enumerate(messages) if m.platform in ("android", "web")]

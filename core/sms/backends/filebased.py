@@ -1,40 +1,21 @@
-"""Development and test SMS backends: console, locmem and file."""
+"""`file`: appends the messages to a JSON-lines file (development, demonstrations)."""
 
 from __future__ import annotations
 
 import json
-import logging
 import os
 import threading
 from pathlib import Path
 
 from django.conf import settings
 
-from travelers.sms import SmsMessage
+from core.sms import SmsMessage
+from core.sms.backends.base import BaseSmsBackend
 
-logger = logging.getLogger("sms")
-
-# The locmem backend's outbox, like django.core.mail.outbox. Tests clear it.
-outbox: list[SmsMessage] = []
 _lock = threading.Lock()
 
 
-class ConsoleBackend:
-    """Logs the message (development only: the log then holds the sign-in code)."""
-
-    def send(self, message: SmsMessage) -> str:
-        logger.info("sms to %s: %s", message.to, message.body)
-        return ""
-
-
-class LocmemBackend:
-    def send(self, message: SmsMessage) -> str:
-        with _lock:
-            outbox.append(message)
-        return ""
-
-
-class FileBackend:
+class FileBackend(BaseSmsBackend):
     """Appends one JSON object per message (`to`, `body`) to `<SMS_FILE_PATH>/sms-<pid>.jsonl`.
 
     One file per process, so concurrent workers never interleave partial lines.

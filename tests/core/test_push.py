@@ -1,4 +1,4 @@
-"""The FCM and APNs clients (travelers.push) against the fake providers over real HTTP/2, and their mapping of
+"""The FCM and APNs clients (core.push) against the fake providers over real HTTP/2, and their mapping of
 provider answers to outcomes."""
 
 import datetime as dt
@@ -7,9 +7,9 @@ import json
 import pytest
 import time_machine
 
-from travelers.push import PushMessage, PushStatus, get_backend, payload_size, reset_backends
-from travelers.push.apns import classify_answer
-from travelers.push.fcm import classify_error
+from core.push import PushMessage, PushStatus, get_backend, payload_size, reset_backends
+from core.push.backends.apns import classify_answer
+from core.push.backends.fcm import classify_error
 
 
 def _message(token: str, platform: str = "android", body: str = "Body") -> PushMessage:

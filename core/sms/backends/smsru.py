@@ -16,7 +16,8 @@ import logging
 import httpx
 from django.conf import settings
 
-from travelers.sms import SmsError, SmsMessage
+from core.sms import SmsError, SmsMessage
+from core.sms.backends.base import BaseSmsBackend
 
 logger = logging.getLogger("sms")
 
@@ -24,7 +25,7 @@ ACCEPTED = 100
 TRANSIENT_CODES = {220}
 
 
-class SmsRuBackend:
+class SmsRuBackend(BaseSmsBackend):
     def __init__(self) -> None:
         if not settings.SMS_PROVIDER_API_KEY:
             raise SmsError("SMS_PROVIDER_API_KEY is not set for the smsru backend.", retryable=False)

@@ -1,0 +1,1 @@
+"""One module per push backend, as django/core/mail/backends/; `core.push.BACKENDS` names them."""

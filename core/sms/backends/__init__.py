@@ -1,0 +1,1 @@
+"""One module per SMS backend, as django/core/mail/backends/; `core.sms.BACKENDS` names them."""
