@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy
@@ -47,11 +49,11 @@ DEFAULT_PUSH_TTL = dt.timedelta(days=1)
 BATCH = 500
 
 
-def _changed_at(request: dict) -> dt.datetime | None:
+def _changed_at(request: Mapping[str, Any]) -> dt.datetime | None:
     return request["claimed_at"] if request["push_pending"] == Status.IN_PROGRESS else request["closed_at"]
 
 
-def _fresh(request: dict, now: dt.datetime) -> bool:
+def _fresh(request: Mapping[str, Any], now: dt.datetime) -> bool:
     changed = _changed_at(request)
     return changed is not None and now - changed < PUSH_TTL.get(request["push_pending"], DEFAULT_PUSH_TTL)
 
@@ -93,7 +95,7 @@ def callback_notices_send(*, batch_size: int = BATCH) -> int:
             return sent
 
 
-def _send(requests: list[dict]) -> set[int]:
+def _send(requests: Sequence[Mapping[str, Any]]) -> set[int]:
     """One batch to the push backend; returns the ids of the requests to try again."""
     by_traveler: dict = {}
     for request in requests:
@@ -108,6 +110,7 @@ def _send(requests: list[dict]) -> set[int]:
         for request in by_traveler[traveler_id]:
             status = request["push_pending"]
             title, body = PUSH_TEXTS[status]
+            changed = _changed_at(request)  # never None: only fresh requests are sent
             with translation.override(locale):
                 messages.append(
                     PushMessage(
@@ -117,7 +120,7 @@ def _send(requests: list[dict]) -> set[int]:
                         title=str(title),
                         body=str(body),
                         data={"type": "callback", "callback_id": str(request["id"]), "status": str(status)},
-                        expires_at=_changed_at(request) + PUSH_TTL.get(status, DEFAULT_PUSH_TTL),
+                        expires_at=changed + PUSH_TTL.get(status, DEFAULT_PUSH_TTL) if changed else None,
                     )
                 )
             targets.append((device_id, seen, request["id"]))

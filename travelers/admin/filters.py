@@ -9,9 +9,8 @@ and the others do nothing.
 from __future__ import annotations
 
 import datetime as dt
-from urllib.parse import parse_qsl
-
 from typing import TYPE_CHECKING
+from urllib.parse import parse_qsl
 
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _

@@ -29,7 +29,7 @@ import decimal
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from django.contrib.admin.models import LogEntry
 from django.contrib.contenttypes.models import ContentType
@@ -57,10 +57,16 @@ def personal_data_register(
     PERSONAL_DATA_FIELDS[model] = PersonalDataSpec(exported=tuple(exported), omitted=dict(omitted or {}))
 
 
+class ExportCollector(Protocol):
+    """`collect(*, traveler)`: one section of the export, JSON-serialisable."""
+
+    def __call__(self, *, traveler: Traveler) -> Any: ...
+
+
 def export_contributor_register(
     *,
     key: str,
-    collect: Callable[[Traveler], Any],
+    collect: ExportCollector,
     model: type[models.Model] | None = None,
     exported: Iterable[str] = (),
     omitted: Mapping[str, str] | None = None,
@@ -225,7 +231,7 @@ def traveler_erase(*, traveler: Traveler) -> None:
     """
     traveler = Traveler.objects.select_for_update().get(pk=traveler.pk)
     OneTimeCode.objects.filter(phone=traveler.phone).delete()
-    objects = [
+    objects: list[tuple[type[models.Model], list[Any]]] = [
         (Traveler, [traveler.pk]),
         (Trip, list(Trip.objects.filter(traveler=traveler).values_list("pk", flat=True))),
         (Device, list(Device.objects.filter(traveler=traveler).values_list("pk", flat=True))),

@@ -71,8 +71,8 @@ class SmsRuBackend(BaseSmsBackend):
 
 def _code(payload: dict) -> int | None:
     try:
-        return int(payload.get("status_code"))
-    except (TypeError, ValueError):
+        return int(payload["status_code"])
+    except (KeyError, TypeError, ValueError):
         return None
 
 
