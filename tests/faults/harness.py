@@ -1,6 +1,6 @@
 """What the fault tests share: their own redis-server, real Celery worker and beat processes (started by
-tests/workers.py, each the leader of its own process group, so a kill takes its pool children too), the test's Celery app pointed at
-the test's own broker, and fast seeding of a few thousand subscribed devices.
+tests/workers.py, each the leader of its own process group, so a kill takes its pool children too), the
+test's Celery app pointed at the test's own broker, and fast seeding of a few thousand subscribed devices.
 
 Every process started here is stopped by `Cluster.close()` (the fixtures call it in teardown), whatever the
 test did. Nothing here touches the machine's shared PostgreSQL or Redis beyond the test database.
