@@ -6,9 +6,8 @@ import pytest
 from django.utils import timezone
 
 from tests.factories.travelers import TripFactory
+from tests.problems import assert_problem
 from travelers.models import Trip
-
-PROBLEM = "application/problem+json"
 
 
 def day(offset: int) -> str:
@@ -107,9 +106,7 @@ def test_status_follows_today(traveler_client, start, end, status):
 )
 def test_every_rule_reaches_the_client_as_problem_json(traveler_client, overrides, code, field):
     response = traveler_client.post("/api/v1/trips/", body(**overrides), format="json")
-    assert response.status_code == 400
-    assert response["Content-Type"] == PROBLEM
-    problem = response.json()
+    problem = assert_problem(response, 400)
     assert problem["code"] == code
     assert problem["status"] == 400
     assert problem["errors"][0]["field"] == field
@@ -154,8 +151,7 @@ def test_another_travelers_trip_is_404_for_every_method(traveler_client, other_c
     assert traveler_client.put(url, body(), format="json").status_code == 404
     assert traveler_client.patch(url, {"notes": "mine now"}, format="json").status_code == 404
     response = traveler_client.delete(url)
-    assert response.status_code == 404
-    assert response.json()["code"] == "not_found"
+    assert_problem(response, 404, "not_found")
     theirs.refresh_from_db()
     assert theirs.notes == ""
 
