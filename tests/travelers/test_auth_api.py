@@ -63,7 +63,7 @@ def test_a_new_code_voids_the_previous_one(api_client, db):
     second = otp_request(phone=PHONE)
     if first != second:
         response = api_client.post("/api/v1/auth/token/", {"phone": PHONE, "code": first}, format="json")
-        assert response.json()["code"] == "invalid_code"
+        assert_problem(response, 400, "invalid_code")
     assert OneTimeCode.objects.count() == 1
     assert api_client.post("/api/v1/auth/token/", {"phone": PHONE, "code": second}, format="json").status_code == 200
 

@@ -30,8 +30,7 @@ def test_five_codes_per_phone_per_hour_however_it_is_written(api_client, db):
     for spelling in SPELLINGS:
         assert otp(api_client, spelling).status_code == 202
     response = otp(api_client, PHONE)
-    problem = assert_problem(response, 429)
-    assert problem["code"] == "throttled"
+    problem = assert_problem(response, 429, "throttled")
     retry_after = int(response["Retry-After"])
     assert 3590 <= retry_after <= 3600
     assert problem["retry_after"] == retry_after
