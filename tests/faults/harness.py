@@ -21,7 +21,7 @@ import redis
 
 from config.celery import app as celery_app
 from tests.fakes.push_server import free_port
-from tests.processes import stop_group
+from tests.processes import stop_group, stop_groups
 from tests.workers import (
     beat_command,
     celery_command,
@@ -153,8 +153,7 @@ class Cluster:
         return "\n".join(f"--- {path.name} ---\n{log_tail(path, 60)}" for path in sorted(self.directory.glob("*.log")))
 
     def close(self) -> None:
-        for process in [*self.workers.values(), *([self.beat] if self.beat else []), *self.others]:
-            stop_group(process)
+        stop_groups([*self.workers.values(), *([self.beat] if self.beat else []), *self.others])
 
 
 @contextmanager
