@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 export DJANGO_DEBUG ?= true
 export DJANGO_SECURE_SSL_REDIRECT ?= false
 
-.PHONY: run test lint format bench worker beat install
+.PHONY: run test test-fast lint format bench worker beat install
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -20,6 +20,9 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -m "not e2e and not fault and not slow" $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .

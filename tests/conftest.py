@@ -5,6 +5,13 @@ from django.core.cache import cache
 from rest_framework.test import APIClient
 
 
+def pytest_collection_modifyitems(items):
+    """A test on a live server (a threaded HTTP server, a transactional database flushed afterwards) is slow."""
+    for item in items:
+        if "live_server" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture(scope="session")
 def django_db_setup(django_db_setup, django_db_blocker):
     """The test database as pytest-django sets it up, plus the reference data loaded once for the session

@@ -38,6 +38,7 @@ def _queue(embassy) -> list[int]:
     return [r.pk for r in requests]
 
 
+@pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_take_next_claims_each_of_1000_requests_exactly_once(embassy):
     ids = _queue(embassy)
