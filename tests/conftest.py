@@ -5,6 +5,7 @@ from django.core.cache import cache
 from rest_framework.test import APIClient
 
 
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects
 def pytest_collection_modifyitems(items):
     """A test on a live server (a threaded HTTP server, a transactional database flushed afterwards) is slow."""
     for item in items:
