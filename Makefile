@@ -12,7 +12,7 @@ run: export DJANGO_SECURE_SSL_REDIRECT ?= false
 NEED_CELERY = @test -n "$$CELERY_BROKER_URL" -a -n "$$DJANGO_SECRET_KEY$$DJANGO_DEBUG" || { \
 	echo "make $@ needs CELERY_BROKER_URL and DJANGO_SECRET_KEY (or DJANGO_DEBUG=true): see README.md"; exit 2; }
 
-.PHONY: run test lint format bench worker beat install
+.PHONY: run test test-fast lint format bench worker beat install
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -26,6 +26,9 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -m "not e2e and not fault and not slow" $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .

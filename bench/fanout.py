@@ -59,15 +59,10 @@ def free_port() -> int:
 
 
 def start(command: list[str], log: Path, env: dict[str, str] | None = None) -> subprocess.Popen:
-    with open(log, "wb") as out:
-        return subprocess.Popen(
-            command,
-            cwd=ROOT,
-            env=env or os.environ.copy(),
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    """A child of the bench in its own process group, from the repository root (tests/workers.py)."""
+    from tests.workers import start as start_child
+
+    return start_child(command, log=log, env=env)
 
 
 def stop(process: subprocess.Popen) -> None:
@@ -294,18 +289,17 @@ def run_floor(code: str, *, processes: int, concurrency: int) -> dict:
 
 # --- the real path ---------------------------------------------------------------------------------------------
 def start_workers(count: int, env: dict[str, str], work: Path, tag: str) -> list[subprocess.Popen]:
-    workers = []
+    from tests.workers import celery_args, wait_ready
+
+    workers, logs = [], []
     for n in range(count):
         log = work / f"worker-{tag}-{n}.log"
-        celery_argv = [
-            "-A", "config", "worker", "--loglevel=INFO", "--concurrency=1", "--pool=prefork",
-            "--without-gossip", "--without-mingle", "--without-heartbeat", "-n", f"bench-{tag}-{n}@%h",
-        ]  # fmt: skip
+        celery_argv = celery_args(name=f"bench-{tag}-{n}", concurrency=1)
         command = [sys.executable, str(Path(__file__).resolve()), "--worker-mode", str(work), "--", *celery_argv]
         workers.append(start(command, log, env))
-    for n in range(count):
-        log = work / f"worker-{tag}-{n}.log"
-        wait_for(lambda log=log: "ready." in log.read_text(errors="replace"), timeout=60, what=f"worker {n} ready")
+        logs.append(log)
+    for n, (process, log) in enumerate(zip(workers, logs, strict=True)):
+        wait_ready(process, log, what=f"worker {n}")
     return workers
 
 

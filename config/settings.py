@@ -195,7 +195,7 @@ SPECTACULAR_SETTINGS = {
     "SCHEMA_PATH_PREFIX": r"/api/v1",
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "SERVE_AUTHENTICATION": [],
-    # Every operation documents its problem+json error responses (core/schema.py).
+    # The contract rules for generated clients: problem bodies, public operations, PATCH bodies (core/schema.py).
     "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "core.schema.problem_responses"],
     "ENUM_NAME_OVERRIDES": {
         "MissionKindEnum": "countries.models.MissionKind",

@@ -10,7 +10,8 @@ COUNTRY_PACK_CACHE_SECONDS.
 
 Other apps add to the pack without this app importing them: they register a contributor (from their
 AppConfig.ready()) returning extra top-level keys, e.g. `{"alerts": [...]}`, and call
-`country_pack_invalidate(code=...)` whenever that data changes.
+`country_pack_invalidate(code=...)` whenever that data changes. A contributor's `schema_fields` attribute,
+{key: callable returning a serializer field}, gives those keys their shape in the pack's OpenAPI schema.
 """
 
 from __future__ import annotations

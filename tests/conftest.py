@@ -12,6 +12,33 @@ from tests.fakes.fcm import FakeFCM
 from tests.fakes.sms_provider import FakeSmsRu
 
 
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects
+def pytest_collection_modifyitems(items):
+    """A test on a live server (a threaded HTTP server, a transactional database flushed afterwards) is slow."""
+    for item in items:
+        if "live_server" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.slow)
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """The test database as pytest-django sets it up, plus the reference data loaded once for the session
+    (kept aside in snapshot tables; see tests/reference_data.py)."""
+    from tests.reference_data import reference_snapshot_build
+
+    with django_db_blocker.unblock():
+        reference_snapshot_build()
+
+
+@pytest.fixture
+def reference_data(db):
+    """The shipped reference data (every country, content and missions), as `make run` loads it; returns the
+    loader's report of the session's load."""
+    from tests.reference_data import reference_snapshot_restore
+
+    return reference_snapshot_restore()
+
+
 @pytest.fixture(autouse=True)
 def _clean_cache():
     """Each test starts with an empty cache (throttle counters, country packs live there)."""

@@ -18,11 +18,11 @@ from django.utils import translation
 from django.utils.translation.template import templatize
 
 from callbacks.notifications import PUSH_TEXTS
+from tests.problems import assert_problem
 
 ROOT = Path(__file__).resolve().parent.parent
 PO = ROOT / "locale" / "ru" / "LC_MESSAGES" / "django.po"
 MO = PO.with_suffix(".mo")
-PROBLEM = "application/problem+json"
 # What `makemessages -l ru --ignore=.venv --ignore=tests --ignore=bench --ignore=staticfiles` skips, plus
 # directories that never hold sources (makemessages also skips hidden ones).
 IGNORED_DIRS = {".venv", "tests", "bench", "staticfiles", "locale", "node_modules", "__pycache__"}
@@ -278,18 +278,12 @@ def test_the_catalogue_has_no_string_the_sources_lost(source_messages, messages)
 # --- the API speaks both languages ----------------------------------------------------------------------------
 
 
-def problem(response, status: int, code: str) -> dict:
-    assert response.status_code == status, response.content
-    assert response["Content-Type"] == PROBLEM
-    body = response.json()
-    assert (body["status"], body["code"]) == (status, code)
-    return body
-
-
 @pytest.mark.django_db
 def test_an_unknown_country_is_a_404_in_russian_by_default_and_in_english_on_request(api_client):
-    russian = problem(api_client.get("/api/v1/countries/zz/"), 404, "country_not_found")
-    english = problem(api_client.get("/api/v1/countries/zz/", HTTP_ACCEPT_LANGUAGE="en"), 404, "country_not_found")
+    russian = assert_problem(api_client.get("/api/v1/countries/zz/"), 404, "country_not_found")
+    english = assert_problem(
+        api_client.get("/api/v1/countries/zz/", HTTP_ACCEPT_LANGUAGE="en"), 404, "country_not_found"
+    )
     assert (russian["title"], russian["detail"]) == ("Не найдено", "Страна с таким кодом не найдена.")
     assert (english["title"], english["detail"]) == ("Not found", "There is no country with this code.")
 
@@ -297,8 +291,8 @@ def test_an_unknown_country_is_a_404_in_russian_by_default_and_in_english_on_req
 @pytest.mark.django_db
 def test_an_invalid_phone_is_a_400_in_russian_by_default_and_in_english_on_request(api_client):
     url, body = "/api/v1/auth/otp/", {"phone": "12345"}
-    russian = problem(api_client.post(url, body, format="json"), 400, "invalid_phone")
-    english = problem(
+    russian = assert_problem(api_client.post(url, body, format="json"), 400, "invalid_phone")
+    english = assert_problem(
         api_client.post(url, body, format="json", HTTP_ACCEPT_LANGUAGE="en-GB,en;q=0.9"), 400, "invalid_phone"
     )
     assert russian["title"] == "Некорректный запрос"
@@ -315,7 +309,7 @@ def test_an_invalid_phone_is_a_400_in_russian_by_default_and_in_english_on_reque
 
 @pytest.mark.django_db
 def test_an_unknown_language_falls_back_to_russian(api_client):
-    body = problem(api_client.get("/api/v1/countries/zz/", HTTP_ACCEPT_LANGUAGE="de"), 404, "country_not_found")
+    body = assert_problem(api_client.get("/api/v1/countries/zz/", HTTP_ACCEPT_LANGUAGE="de"), 404, "country_not_found")
     assert body["detail"] == "Страна с таким кодом не найдена."
 
 

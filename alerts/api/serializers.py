@@ -34,6 +34,11 @@ class AlertListQueryInputSerializer(serializers.Serializer):
 
 class AlertOutputSerializer(serializers.ModelSerializer):
     country = serializers.CharField(source="country_id")
+    cities = serializers.ListField(
+        child=serializers.CharField(),
+        read_only=True,
+        help_text="Only travelers whose trip names one of these places; empty: the whole country",
+    )
     title = serializers.SerializerMethodField()
     text = serializers.SerializerMethodField()
     is_active = serializers.SerializerMethodField()
@@ -102,3 +107,11 @@ def country_pack_contribution(country_code: str, language: str) -> dict:
     alerts = active_alerts(country_code=country_code)
     data = AlertOutputSerializer(alerts, many=True, context={"language": language}).data
     return {"alerts": [dict(item) for item in data]}
+
+
+# The shape of the keys it adds, for the pack's OpenAPI schema (countries.api.serializers.CountryPackOutputSerializer).
+country_pack_contribution.schema_fields = {  # type: ignore[attr-defined]
+    "alerts": lambda: AlertOutputSerializer(
+        many=True, required=False, help_text="Active alerts of the country, as `GET /api/v1/alerts/` shows them"
+    ),
+}

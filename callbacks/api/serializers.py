@@ -42,6 +42,7 @@ class LocalDateTimeField(serializers.ReadOnlyField):
 
 class CallbackMissionOutputSerializer(serializers.ModelSerializer):
     name = serializers.SerializerMethodField()
+    phones = serializers.ListField(child=serializers.CharField(), read_only=True, help_text="E.164")
     city = serializers.SerializerMethodField()
 
     class Meta:

@@ -162,8 +162,14 @@ class CountryPackOutputSerializer(serializers.Serializer):
     sections = CountrySectionOutputSerializer(many=True)
     missions = MissionOutputSerializer(many=True)
     updated_at = serializers.DateTimeField()
-    alerts = serializers.ListField(
-        child=serializers.DictField(),
-        required=False,
-        help_text="Active alerts of the country (added by the alerts module when installed).",
-    )
+
+    def get_fields(self):
+        """Plus the keys other apps add to the pack (e.g. `alerts`): each contributor declares their shape in
+        its `schema_fields` attribute, {key: callable returning a serializer field}."""
+        from countries.services import PACK_CONTRIBUTORS
+
+        fields = super().get_fields()
+        for contributor in PACK_CONTRIBUTORS:
+            for name, make_field in getattr(contributor, "schema_fields", {}).items():
+                fields[name] = make_field()
+        return fields

@@ -11,6 +11,7 @@ from alerts.services import alert_cancel, alert_create
 from tests.alerts.conftest import publish_frozen, travelers_in
 from tests.factories.alerts import AlertFactory
 from tests.factories.travelers import DeviceFactory, TravelerFactory, TripFactory
+from tests.problems import assert_problem
 from travelers.services import token_pair_issue
 
 pytestmark = pytest.mark.django_db
@@ -46,10 +47,7 @@ def me(traveler, armenia):
 
 def test_country_is_required(api_client):
     response = api_client.get("/api/v1/alerts/")
-    assert response.status_code == 400
-    assert response["Content-Type"].startswith("application/problem+json")
-    body = response.json()
-    assert body["code"] == "country_required"
+    body = assert_problem(response, 400, "country_required")
     assert body["errors"][0]["field"] == "country"
 
 
@@ -121,8 +119,7 @@ def test_published_alert_is_public_drafts_and_scheduled_are_not(staff, armenia, 
     for status in (AlertStatus.DRAFT, AlertStatus.SCHEDULED):
         hidden = AlertFactory(country=armenia, author=staff, status=status)
         response = api_client.get(f"/api/v1/alerts/{hidden.pk}/")
-        assert response.status_code == 404
-        assert response.json()["code"] == "alert_not_found"
+        assert_problem(response, 404, "alert_not_found")
     assert api_client.get("/api/v1/alerts/999999/").status_code == 404
 
 
@@ -138,8 +135,7 @@ def test_cancelled_alert_stays_readable_but_not_active(staff, armenia, api_clien
 
 def test_my_alerts_needs_sign_in(api_client):
     response = api_client.get("/api/v1/me/alerts/")
-    assert response.status_code == 401
-    assert response.json()["code"] == "not_authenticated"
+    assert_problem(response, 401, "not_authenticated")
 
 
 def test_my_alerts_are_those_sent_to_my_devices_with_my_reply(
@@ -198,8 +194,7 @@ def test_cannot_reply_to_an_alert_that_did_not_reach_me(staff, duty_officer, arm
     DeviceFactory(traveler=someone, token="someone-phone")
     their_alert = _publish(duty_officer, georgia)
     response = traveler_client.post(f"/api/v1/alerts/{their_alert.pk}/reply/", {"status": "safe"}, format="json")
-    assert response.status_code == 404
-    assert response.json()["code"] == "alert_not_found"
+    assert_problem(response, 404, "alert_not_found")
     assert traveler_client.post("/api/v1/alerts/999999/reply/", {"status": "safe"}, format="json").status_code == 404
     draft = AlertFactory(country=armenia, author=staff)
     assert (
@@ -220,9 +215,7 @@ def test_reply_needs_sign_in_and_valid_fields(staff, armenia, me, traveler_clien
     url = f"/api/v1/alerts/{alert.pk}/reply/"
     assert api_client.post(url, {"status": "safe"}, format="json").status_code == 401
     bad = traveler_client.post(url, {"status": "fine"}, format="json")
-    assert bad.status_code == 400
-    assert bad.json()["errors"][0]["field"] == "status"
-    assert bad.json()["code"] == "invalid_choice"
+    assert assert_problem(bad, 400, "invalid_choice")["errors"][0]["field"] == "status"
     zero = traveler_client.post(url, {"status": "safe", "people": 0}, format="json").json()
     assert zero["errors"][0]["field"] == "people"
     long = traveler_client.post(url, {"status": "safe", "message": "x" * 1001}, format="json").json()

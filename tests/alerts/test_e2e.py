@@ -7,11 +7,11 @@ from django.db import connection
 from alerts.models import Alert, AlertStatus
 from alerts.selectors import alert_progress
 from alerts.services import alert_create, alert_publish
-from tests.alerts.celery_worker import celery_worker, wait_until
 from tests.factories.travelers import DeviceFactory, TravelerFactory, TripFactory
 from tests.fakes.apns import KEY_ID, TEAM_ID, FakeAPNs
 from tests.fakes.fcm import FakeFCM
 from tests.fakes.push_server import Faults
+from tests.workers import celery_worker, wait_until
 from travelers.models import Device, DeviceSubscription
 
 ANONYMOUS = 450  # subscribed devices, bulk-created

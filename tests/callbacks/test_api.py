@@ -8,6 +8,7 @@ from callbacks.models import CallbackRequest, Outcome, Status, Topic
 from callbacks.services import callback_attempt_record, callback_request_claim_next
 from tests.factories.callbacks import CallbackRequestFactory
 from tests.factories.travelers import TravelerFactory
+from tests.problems import assert_problem
 from travelers.services import token_pair_issue
 
 pytestmark = pytest.mark.django_db
@@ -18,17 +19,6 @@ CLOSED_TUESDAY = dt.datetime(2026, 3, 3, 16, 0, tzinfo=dt.UTC)  # 20:00 in Yerev
 
 def body(**kwargs):
     return {"country": "AM", "topic": "lost_documents", "message": "My passport was stolen.", "language": "ru"} | kwargs
-
-
-def assert_problem(response, status: int, code: str) -> dict:
-    assert response.status_code == status, response.content
-    assert response["Content-Type"] == "application/problem+json"
-    problem = response.json()
-    assert (problem["status"], problem["code"]) == (status, code)
-    assert problem["type"].endswith(code)
-    assert problem["title"]
-    assert problem["detail"]
-    return problem
 
 
 def client_for(traveler) -> APIClient:
@@ -175,8 +165,7 @@ def test_message_over_1000_characters_is_400(embassy, traveler_client):
 )
 def test_invalid_fields_are_400_with_the_field_named(embassy, traveler_client, payload, field):
     response = traveler_client.post(URL, payload, format="json")
-    assert response.status_code == 400
-    assert response["Content-Type"] == "application/problem+json"
+    assert_problem(response, 400)
     assert [e["field"] for e in response.json()["errors"]] == [field]
 
 

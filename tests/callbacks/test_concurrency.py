@@ -4,27 +4,20 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 import redis
 from django.conf import settings
-from django.db import connection
 from django.utils import timezone
 
 from callbacks.models import CallbackRequest, Status, Topic
 from tests.factories.callbacks import StaffUserFactory
+from tests.processes import stop_group
+from tests.workers import database_url, start
 from travelers.models import Traveler
 
-ROOT = Path(__file__).resolve().parents[2]
 REQUESTS = 1000
 PROCESSES = 6
-
-
-def _test_database_url() -> str:
-    db = connection.settings_dict
-    auth = db["USER"] + (f":{db['PASSWORD']}" if db.get("PASSWORD") else "")
-    return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
 def _queue(embassy) -> list[int]:
@@ -45,15 +38,15 @@ def _queue(embassy) -> list[int]:
     return [r.pk for r in requests]
 
 
+@pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_take_next_claims_each_of_1000_requests_exactly_once(embassy):
     ids = _queue(embassy)
     staff = [StaffUserFactory(missions=[embassy]) for _ in range(PROCESSES)]
-    env = {**os.environ, "DATABASE_URL": _test_database_url(), "DJANGO_SETTINGS_MODULE": "config.settings_test"}
+    env = {**os.environ, "DATABASE_URL": database_url(), "DJANGO_SETTINGS_MODULE": "config.settings_test"}
     workers = [
-        subprocess.Popen(
+        start(
             [sys.executable, "-m", "tests.callbacks.claim_worker", str(embassy.pk), str(user.pk)],
-            cwd=ROOT,
             env=env,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
@@ -70,7 +63,7 @@ def test_concurrent_take_next_claims_each_of_1000_requests_exactly_once(embassy)
         claimed = [json.loads(worker.communicate(timeout=120)[0]) for worker in workers]
     finally:
         for worker in workers:
-            worker.kill()
+            stop_group(worker, timeout=5)
         redis.Redis.from_url(settings.CELERY_BROKER_URL).delete("celery")  # the pushes nobody consumes here
 
     every = [pk for batch in claimed for pk in batch]

@@ -1,10 +1,6 @@
 """End to end on the real broker: a claim's push is published on commit and sent by a real Celery worker."""
 
 import json
-import os
-import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -14,10 +10,8 @@ from django.conf import settings
 
 from callbacks.models import Outcome
 from callbacks.services import callback_attempt_record, callback_request_claim_next, callback_request_create
-from tests.callbacks.test_concurrency import _test_database_url
 from tests.factories.travelers import DeviceFactory, TravelerFactory
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.workers import celery_worker, log_tail
 
 
 def _read_pushes(directory: Path) -> list[dict]:
@@ -32,24 +26,7 @@ def test_a_real_worker_pushes_taken_and_closed_without_personal_data(embassy, st
     traveler = TravelerFactory(full_name="Anna Smirnova", phone="+37491555444")
     DeviceFactory(traveler=traveler, token="e2e-token", locale="en")
     request = callback_request_create(traveler=traveler, country="AM", topic="medical_emergency", message="Fell")
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "config.settings",
-        "DATABASE_URL": _test_database_url(),
-        "PUSH_BACKEND": "file",
-        "PUSH_FILE_PATH": str(tmp_path),
-        "DJANGO_SECRET_KEY": "e2e-only-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz",
-    }
-    worker = subprocess.Popen(
-        [
-            *(sys.executable, "-m", "celery", "-A", "config", "worker", "--pool=solo", "--loglevel=WARNING"),
-            *("--without-gossip", "--without-mingle", "--without-heartbeat"),
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+    log = tmp_path / "worker.log"
 
     def wait_for(count: int) -> None:
         deadline = time.monotonic() + 60
@@ -57,21 +34,16 @@ def test_a_real_worker_pushes_taken_and_closed_without_personal_data(embassy, st
             time.sleep(0.2)
 
     try:
-        # no surrounding transaction here: each service commits and kicks the sender as in production
-        callback_request_claim_next(staff=staff, mission=embassy)
-        wait_for(1)
-        callback_attempt_record(request=request, staff=staff, outcome=Outcome.COMPLETED)
-        wait_for(2)
+        with celery_worker(log, pool="solo", concurrency=1, PUSH_BACKEND="file", PUSH_FILE_PATH=str(tmp_path)):
+            # no surrounding transaction here: each service commits and kicks the sender as in production
+            callback_request_claim_next(staff=staff, mission=embassy)
+            wait_for(1)
+            callback_attempt_record(request=request, staff=staff, outcome=Outcome.COMPLETED)
+            wait_for(2)
     finally:
-        worker.send_signal(signal.SIGTERM)
-        try:
-            _out, err = worker.communicate(timeout=30)
-        except subprocess.TimeoutExpired:
-            worker.kill()
-            _out, err = worker.communicate()
         broker.delete("celery")
     pushes = _read_pushes(tmp_path)
-    assert [p["data"]["status"] for p in pushes] == ["in_progress", "completed"], err.decode()[-2000:]
+    assert [p["data"]["status"] for p in pushes] == ["in_progress", "completed"], log_tail(log)
     for push in pushes:
         assert push["token"] == "e2e-token"
         assert push["collapse_id"] == f"callback-{request.pk}"

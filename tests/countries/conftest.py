@@ -1,14 +1,7 @@
 import pytest
 
 from countries.models import Mission
-from countries.reference import reference_data_load
 from countries.services import PACK_CONTRIBUTORS, staff_user_upsert
-
-
-@pytest.fixture
-def reference_data(db):
-    """The shipped reference data, loaded as `make run` loads it."""
-    return reference_data_load()
 
 
 @pytest.fixture

@@ -8,24 +8,15 @@ from django.utils import timezone
 
 from countries.models import Country, Mission
 from countries.services import country_pack_invalidate
+from tests.problems import assert_problem
 
 LIST = "/api/v1/countries/"
 PACK = "/api/v1/countries/{}/"
 MISSIONS = "/api/v1/missions/"
-PROBLEM = "application/problem+json"
 # Monday 23 November 2026, 10:30 in Yerevan (UTC+4): the embassy is open.
 MONDAY_MORNING_YEREVAN = dt.datetime(2026, 11, 23, 6, 30, tzinfo=dt.UTC)
 
 pytestmark = pytest.mark.django_db
-
-
-def problem(response, status: int, code: str) -> dict:
-    assert response.status_code == status, response.content
-    assert response["Content-Type"] == PROBLEM
-    body = response.json()
-    assert (body["status"], body["code"]) == (status, code)
-    assert {"type", "title", "detail"} <= set(body)
-    return body
 
 
 # --- GET /countries/
@@ -102,7 +93,7 @@ def test_updated_since_accepts_offsets_a_plus_lost_to_url_decoding_and_naive_utc
     "value", ["yesterday", "2026-13-01T00:00:00Z", "2026-05-01T25:00", "1714557600", "2026-05-01T10:00:00+99:00"]
 )
 def test_a_bad_updated_since_is_a_400_problem(reference_data, api_client, value):
-    body = problem(api_client.get(LIST, {"updated_since": value}), 400, "invalid_updated_since")
+    body = assert_problem(api_client.get(LIST, {"updated_since": value}), 400, "invalid_updated_since")
     assert body["errors"][0]["field"] == "updated_since"
 
 
@@ -115,7 +106,7 @@ def test_an_updated_since_with_an_offset_postgresql_cannot_store_still_works(ref
 
 def test_only_get_is_allowed_on_the_list(api_client):
     response = api_client.post(LIST, {}, format="json")
-    problem(response, 405, "method_not_allowed")
+    assert_problem(response, 405, "method_not_allowed")
     assert "GET" in response["Allow"]
 
 
@@ -182,7 +173,7 @@ def test_the_country_code_is_accepted_in_any_case(reference_data, api_client, co
 
 @pytest.mark.parametrize("code", ["ZZ", "xx", "ARM", "1", "a"])
 def test_an_unknown_code_is_a_404_country_not_found(reference_data, api_client, code):
-    problem(api_client.get(PACK.format(code)), 404, "country_not_found")
+    assert_problem(api_client.get(PACK.format(code)), 404, "country_not_found")
 
 
 def test_the_pack_is_built_with_four_queries_then_served_from_the_cache_with_none(
@@ -219,7 +210,7 @@ def test_the_etag_changes_when_a_mission_changes(reference_data, api_client, dja
 
 
 def test_only_get_is_allowed_on_the_pack(reference_data, api_client):
-    problem(api_client.delete(PACK.format("AM")), 405, "method_not_allowed")
+    assert_problem(api_client.delete(PACK.format("AM")), 405, "method_not_allowed")
 
 
 def test_the_pack_matches_the_published_schema(reference_data, api_client, openapi):
@@ -276,9 +267,9 @@ def test_all_missions_without_filters(reference_data, api_client, openapi):
 
 @pytest.mark.parametrize("near", ["foo", "91,0", "0,181", "-90.5,10", "nan,0", "1,2,3", "40.1;44.5", "1e3,2"])
 def test_bad_coordinates_are_a_400_invalid_coordinates(reference_data, api_client, near):
-    body = problem(api_client.get(MISSIONS, {"near": near}), 400, "invalid_coordinates")
+    body = assert_problem(api_client.get(MISSIONS, {"near": near}), 400, "invalid_coordinates")
     assert body["errors"] == [{"field": "near", "code": "invalid_coordinates", "detail": body["detail"]}]
 
 
 def test_an_unknown_country_filter_is_a_400(reference_data, api_client):
-    problem(api_client.get(MISSIONS, {"country": "XX"}), 400, "invalid_country")
+    assert_problem(api_client.get(MISSIONS, {"country": "XX"}), 400, "invalid_country")

@@ -1,6 +1,6 @@
-"""What the fault tests share: their own redis-server, real Celery worker and beat processes (each the
-leader of its own process group, so a kill takes its pool children too), the test's Celery app pointed at
-the test's own broker, and fast seeding of a few thousand subscribed devices.
+"""What the fault tests share: their own redis-server, real Celery worker and beat processes (started by
+tests/workers.py, each the leader of its own process group, so a kill takes its pool children too), the
+test's Celery app pointed at the test's own broker, and fast seeding of a few thousand subscribed devices.
 
 Every process started here is stopped by `Cluster.close()` (the fixtures call it in teardown), whatever the
 test did. Nothing here touches the machine's shared PostgreSQL or Redis beyond the test database.
@@ -12,7 +12,6 @@ import hashlib
 import re
 import signal
 import subprocess
-import sys
 import time
 import uuid
 from contextlib import contextmanager
@@ -21,9 +20,18 @@ from pathlib import Path
 import redis
 
 from config.celery import app as celery_app
-from tests.alerts.celery_worker import ROOT, log_tail, wait_until, worker_environment
 from tests.fakes.push_server import free_port
-from tests.processes import stop_group
+from tests.processes import stop_group, stop_groups
+from tests.workers import (
+    beat_command,
+    celery_command,
+    log_tail,
+    ready_count,
+    start,
+    wait_ready,
+    wait_until,
+    worker_environment,
+)
 from travelers.models import Device, DeviceSubscription
 
 TASK_LINE = re.compile(r"Task alerts\.tasks\.\w+\[([0-9a-f-]{36})\]")
@@ -58,8 +66,7 @@ class RedisServer:
             "redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
             "--daemonize", "no",
         ]  # fmt: skip
-        with open(self.log, "ab") as log:
-            self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        self.process = start(command, log=self.log)
         client = redis.Redis(port=self.port, socket_connect_timeout=0.5)
         wait_until(lambda: _pings(client), timeout=10, interval=0.05, message=f"redis-server on {self.port}")
         return self
@@ -95,35 +102,18 @@ class Cluster:
         self.beat: subprocess.Popen | None = None
         self.others: list[subprocess.Popen] = []
 
-    def _spawn(self, command: list[str], log: Path, env: dict[str, str] | None = None) -> subprocess.Popen:
-        with open(log, "ab") as out:
-            return subprocess.Popen(
-                command, cwd=ROOT, env=env or self.env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-            )
-
     def log(self, name: str) -> Path:
         return self.directory / f"{name}.log"
 
-    def _ready_count(self, name: str) -> int:
-        log = self.log(name)
-        return log.read_text(errors="replace").count("ready.") if log.exists() else 0
-
     def start_workers(self, *names: str, concurrency: int = 1) -> None:
         """Start the workers and wait until every one of them consumes."""
-        before = {name: self._ready_count(name) for name in names}
+        before = {name: ready_count(self.log(name)) for name in names}
         for name in names:
             log = self.log(name)
             self.log_offsets[name] = log.stat().st_size if log.exists() else 0
-            command = [
-                sys.executable, "-m", "celery", "-A", "config", "worker", "--loglevel=INFO",
-                f"--concurrency={concurrency}", "--pool=prefork", "--without-gossip", "--without-mingle",
-                "--without-heartbeat", "-n", f"{name}-{uuid.uuid4().hex[:6]}@%h",
-            ]  # fmt: skip
-            self.workers[name] = self._spawn(command, self.log(name))
+            self.workers[name] = start(celery_command(name=name, concurrency=concurrency), log=log, env=self.env)
         for name in names:
-            wait_until(
-                lambda name=name: self._ready_count(name) > before[name], timeout=60, message=f"worker {name} ready"
-            )
+            wait_ready(self.workers[name], self.log(name), before=before[name], what=f"worker {name}")
 
     def tasks_in_progress(self, name: str) -> set[str]:
         """Ids of the tasks the worker (its latest run) received and had not finished, from its log (the main
@@ -144,12 +134,11 @@ class Cluster:
 
     def start_beat(self) -> subprocess.Popen:
         schedule = self.directory / f"beat-schedule-{uuid.uuid4().hex[:6]}"
-        command = [sys.executable, "-m", "celery", "-A", "config", "beat", "--loglevel=INFO", "-s", str(schedule)]
-        self.beat = self._spawn(command, self.log("beat"))
+        self.beat = start(beat_command(schedule), log=self.log("beat"), env=self.env)
         return self.beat
 
     def spawn(self, command: list[str], name: str, env: dict[str, str]) -> subprocess.Popen:
-        process = self._spawn(command, self.log(name), env)
+        process = start(command, log=self.log(name), env=env)
         self.others.append(process)
         return process
 
@@ -164,8 +153,7 @@ class Cluster:
         return "\n".join(f"--- {path.name} ---\n{log_tail(path, 60)}" for path in sorted(self.directory.glob("*.log")))
 
     def close(self) -> None:
-        for process in [*self.workers.values(), *([self.beat] if self.beat else []), *self.others]:
-            stop_group(process)
+        stop_groups([*self.workers.values(), *([self.beat] if self.beat else []), *self.others])
 
 
 @contextmanager

@@ -11,10 +11,10 @@ from django.contrib.auth import get_user_model
 
 from alerts.models import Alert, AlertStatus, Delivery, DeliveryStatus
 from alerts.services import alert_approve, alert_create
-from tests.alerts.celery_worker import ROOT, wait_until
 from tests.fakes.push_server import free_port
 from tests.faults.crash_publish import CRASH_EXIT_CODE
 from tests.faults.harness import FAST_RECOVERY, subscribed_devices
+from tests.workers import ROOT, wait_until
 
 DEVICES = 300
 # A lost kickoff is sent again at the first sweep after the alert is older than the grace period.

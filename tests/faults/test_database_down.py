@@ -14,10 +14,10 @@ import httpx
 import pytest
 
 from alerts.models import OPEN_DELIVERY_STATUSES, Alert, AlertStatus, Delivery, DeliveryStatus
-from tests.alerts.celery_worker import current_database_url, wait_until
 from tests.fakes.push_server import free_port
 from tests.faults.harness import subscribed_devices
 from tests.faults.tcp_proxy import TcpProxy
+from tests.workers import database_url, wait_until
 
 OUTAGE = 20  # seconds (the figure)
 DEVICES = 2500
@@ -35,7 +35,7 @@ def proxy():
 
 
 def _through(proxy: TcpProxy) -> str:
-    parts = urlsplit(current_database_url())
+    parts = urlsplit(database_url())
     return urlunsplit(parts._replace(netloc=f"{parts.username}@127.0.0.1:{proxy.port}"))
 
 

@@ -10,8 +10,8 @@ import time
 import pytest
 
 from alerts.models import Alert, AlertStatus, Delivery, DeliveryStatus
-from tests.alerts.celery_worker import wait_until
 from tests.faults.harness import subscribed_devices
+from tests.workers import wait_until
 from travelers.models import Device
 
 VALID = 1500

@@ -9,8 +9,8 @@ from collections import Counter
 import pytest
 
 from alerts.models import Alert, AlertStatus, Delivery, DeliveryStatus
-from tests.alerts.celery_worker import wait_until
 from tests.faults.harness import subscribed_devices
+from tests.workers import wait_until
 
 OUTAGE = 30  # seconds, each time (the figure)
 DEVICES = 2000

@@ -12,8 +12,8 @@ import pytest
 from django.utils import timezone
 
 from alerts.models import OPEN_DELIVERY_STATUSES, Alert, AlertStatus, Delivery, DeliveryStatus
-from tests.alerts.celery_worker import wait_until
 from tests.faults.harness import FAST_RECOVERY, subscribed_devices
+from tests.workers import wait_until
 
 DEVICES = 4000
 KILLS = 3

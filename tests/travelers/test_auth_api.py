@@ -7,11 +7,11 @@ import time_machine
 from django.utils import timezone
 
 from tests.factories.travelers import DeviceFactory, TravelerFactory
+from tests.problems import assert_problem
 from travelers.models import AuthToken, Device, OneTimeCode, Traveler
 from travelers.services import code_hash, device_token_hash, otp_request
 
 PHONE = "+37410123456"
-PROBLEM = "application/problem+json"
 
 
 def sign_in(client, phone=PHONE, **extra):
@@ -49,15 +49,13 @@ def test_otp_request_answers_the_same_for_a_known_phone(api_client, db):
 @pytest.mark.parametrize("phone", ["12345", "+999123", "not a phone", "", "+3741012345678901234", 37410123456])
 def test_invalid_phone(api_client, db, phone):
     response = api_client.post("/api/v1/auth/otp/", {"phone": phone}, format="json")
-    assert response.status_code == 400
-    assert response["Content-Type"] == PROBLEM
-    assert response.json()["code"] == "invalid_phone"
+    assert_problem(response, 400, "invalid_phone")
     assert response.json()["errors"][0]["field"] == "phone"
 
 
 def test_invalid_phone_on_token_request(api_client, db):
     response = api_client.post("/api/v1/auth/token/", {"phone": "123", "code": "123456"}, format="json")
-    assert (response.status_code, response.json()["code"]) == (400, "invalid_phone")
+    assert_problem(response, 400, "invalid_phone")
 
 
 def test_a_new_code_voids_the_previous_one(api_client, db):
@@ -65,7 +63,7 @@ def test_a_new_code_voids_the_previous_one(api_client, db):
     second = otp_request(phone=PHONE)
     if first != second:
         response = api_client.post("/api/v1/auth/token/", {"phone": PHONE, "code": first}, format="json")
-        assert response.json()["code"] == "invalid_code"
+        assert_problem(response, 400, "invalid_code")
     assert OneTimeCode.objects.count() == 1
     assert api_client.post("/api/v1/auth/token/", {"phone": PHONE, "code": second}, format="json").status_code == 200
 
@@ -97,14 +95,12 @@ def test_a_code_works_once(api_client, db):
     code = otp_request(phone=PHONE)
     assert api_client.post("/api/v1/auth/token/", {"phone": PHONE, "code": code}, format="json").status_code == 200
     response = api_client.post("/api/v1/auth/token/", {"phone": PHONE, "code": code}, format="json")
-    assert (response.status_code, response.json()["code"]) == (400, "invalid_code")
+    assert_problem(response, 400, "invalid_code")
 
 
 def test_no_code_requested_is_invalid_code(api_client, db):
     response = api_client.post("/api/v1/auth/token/", {"phone": PHONE, "code": "123456"}, format="json")
-    assert response.status_code == 400
-    assert response["Content-Type"] == PROBLEM
-    assert response.json()["code"] == "invalid_code"
+    assert_problem(response, 400, "invalid_code")
     assert response.json()["errors"] == [{"field": "code", "code": "invalid_code", "detail": response.json()["detail"]}]
 
 
@@ -116,10 +112,10 @@ def test_wrong_code_counts_and_five_wrong_tries_void_the_code(api_client, db):
     code = otp_request(phone=PHONE)
     for attempt in range(1, 6):
         response = api_client.post("/api/v1/auth/token/", {"phone": PHONE, "code": wrong(code)}, format="json")
-        assert (response.status_code, response.json()["code"]) == (400, "invalid_code")
+        assert_problem(response, 400, "invalid_code")
         assert OneTimeCode.objects.get().attempts == attempt  # counted although the request failed
     response = api_client.post("/api/v1/auth/token/", {"phone": PHONE, "code": code}, format="json")
-    assert (response.status_code, response.json()["code"]) == (400, "code_locked")
+    assert_problem(response, 400, "code_locked")
     assert not Traveler.objects.exists()
 
 
@@ -132,7 +128,7 @@ def test_code_expires_after_five_minutes(api_client, db):
         assert otp.expires_at == start + dt.timedelta(seconds=300)
     with time_machine.travel(start + dt.timedelta(seconds=300), tick=False):
         response = api_client.post("/api/v1/auth/token/", {"phone": PHONE, "code": code}, format="json")
-    assert (response.status_code, response.json()["code"]) == (400, "code_expired")
+    assert_problem(response, 400, "code_expired")
     with time_machine.travel(start + dt.timedelta(seconds=299), tick=False):
         response = api_client.post("/api/v1/auth/token/", {"phone": PHONE, "code": code}, format="json")
     assert response.status_code == 200
@@ -177,9 +173,7 @@ def test_reusing_a_rotated_refresh_token_revokes_the_session(api_client, db):
     first = sign_in(api_client)
     second = api_client.post("/api/v1/auth/refresh/", {"refresh": first["refresh"]}, format="json").json()
     response = api_client.post("/api/v1/auth/refresh/", {"refresh": first["refresh"]}, format="json")
-    assert response.status_code == 401
-    assert response["Content-Type"] == PROBLEM
-    assert response.json()["code"] == "invalid_token"
+    assert_problem(response, 401, "invalid_token")
     assert bearer(api_client, second["access"]).get("/api/v1/me/").status_code == 401
     api_client.credentials()
     assert api_client.post("/api/v1/auth/refresh/", {"refresh": second["refresh"]}, format="json").status_code == 401
@@ -190,7 +184,7 @@ def test_refresh_with_an_unknown_or_expired_token(api_client, db):
     assert api_client.post("/api/v1/auth/refresh/", {"refresh": "nope"}, format="json").status_code == 401
     with time_machine.travel(timezone.now() + dt.timedelta(days=61)):
         response = api_client.post("/api/v1/auth/refresh/", {"refresh": data["refresh"]}, format="json")
-    assert (response.status_code, response.json()["code"]) == (401, "invalid_token")
+    assert_problem(response, 401, "invalid_token")
 
 
 def test_an_access_token_is_not_a_refresh_token(api_client, db):
@@ -220,14 +214,14 @@ def test_logout_with_device_detaches_it(api_client, db):
 
 def test_logout_needs_a_token(api_client, db):
     response = api_client.post("/api/v1/auth/logout/", {}, format="json")
-    assert (response.status_code, response.json()["code"]) == (401, "not_authenticated")
+    assert_problem(response, 401, "not_authenticated")
     assert response["WWW-Authenticate"].startswith("Bearer")
     response = bearer(api_client, "garbage").post("/api/v1/auth/logout/", {}, format="json")
-    assert (response.status_code, response.json()["code"]) == (401, "invalid_token")
+    assert_problem(response, 401, "invalid_token")
 
 
 def test_an_expired_access_token_is_refused(api_client, db):
     data = sign_in(api_client)
     with time_machine.travel(timezone.now() + dt.timedelta(hours=1, seconds=1)):
         response = bearer(api_client, data["access"]).get("/api/v1/me/")
-    assert (response.status_code, response.json()["code"]) == (401, "invalid_token")
+    assert_problem(response, 401, "invalid_token")

@@ -3,6 +3,7 @@
 import pytest
 
 from tests.factories.travelers import DeviceFactory
+from tests.problems import assert_problem
 from travelers.models import Device, DeviceSubscription
 from travelers.services import device_token_hash
 
@@ -61,9 +62,7 @@ def test_omitted_subscriptions_stay_and_empty_clears(api_client):
 def test_unknown_country_is_400_and_changes_nothing(api_client):
     register(api_client)
     response = register(api_client, subscriptions=["AM", "QQ"])
-    assert response.status_code == 400
-    assert response["Content-Type"] == "application/problem+json"
-    assert response.json()["code"] == "unknown_country"
+    assert_problem(response, 400, "unknown_country")
     assert response.json()["errors"][0]["field"] == "subscriptions[1]"
     assert subscriptions(Device.objects.get()) == ["AM", "US"]
 
@@ -99,7 +98,7 @@ def test_anonymous_update_keeps_the_owner(traveler_client, api_client):
 def test_an_invalid_bearer_token_is_401_not_anonymous(api_client):
     api_client.credentials(HTTP_AUTHORIZATION="Bearer expired-or-made-up")
     response = register(api_client)
-    assert (response.status_code, response.json()["code"]) == (401, "invalid_token")
+    assert_problem(response, 401, "invalid_token")
     assert not Device.objects.exists()
 
 
@@ -117,9 +116,7 @@ def test_unregister_with_the_token(api_client):
     assert not Device.objects.exists()
     assert not DeviceSubscription.objects.exists()
     again = api_client.post(f"{URL}unregister/", {"platform": "android", "token": "fcm-abc"}, format="json")
-    assert again.status_code == 404
-    assert again["Content-Type"] == "application/problem+json"
-    assert again.json()["code"] == "device_not_found"
+    assert_problem(again, 404, "device_not_found")
 
 
 def test_unregister_needs_the_exact_token(api_client):
@@ -133,5 +130,5 @@ def test_registration_is_throttled_per_address(api_client):
     for n in range(120):
         assert register(api_client, token=f"t-{n}", subscriptions=[]).status_code == 201
     response = register(api_client, token="one-more")
-    assert (response.status_code, response.json()["code"]) == (429, "throttled")
+    assert_problem(response, 429, "throttled")
     assert int(response["Retry-After"]) > 0

@@ -2,6 +2,7 @@
 
 import pytest
 
+from tests.problems import assert_problem
 from travelers.models import Traveler
 
 
@@ -77,9 +78,7 @@ def test_read_only_fields_are_ignored(traveler_client):
 )
 def test_invalid_profile_changes(traveler_client, body, code, field):
     response = traveler_client.patch("/api/v1/me/", body, format="json")
-    assert response.status_code == 400
-    assert response["Content-Type"] == "application/problem+json"
-    assert response.json()["code"] == code
+    assert_problem(response, 400, code)
     assert response.json()["errors"][0]["field"] == field
 
 
@@ -87,8 +86,7 @@ def test_invalid_profile_changes(traveler_client, body, code, field):
                                              ("delete", "/api/v1/me/"), ("get", "/api/v1/me/export/")])  # fmt: skip
 def test_anonymous_is_401(api_client, db, method, url):
     response = getattr(api_client, method)(url)
-    assert response.status_code == 401
-    assert response.json()["code"] == "not_authenticated"
+    assert_problem(response, 401, "not_authenticated")
 
 
 def test_profile_query_count(traveler_client, django_assert_num_queries):

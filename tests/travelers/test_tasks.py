@@ -5,11 +5,7 @@ import base64
 import datetime as dt
 import json
 import logging
-import os
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
 import redis
@@ -19,12 +15,12 @@ from django.utils import timezone, translation
 
 from core.sms import SmsError
 from tests.factories.travelers import DeviceFactory, TravelerFactory, TripFactory
+from tests.workers import celery_worker
 from travelers.models import AuthToken, Device, DeviceSubscription, OneTimeCode, Trip, TripLeg, TripLegCity
 from travelers.services import otp_request, token_pair_issue
 from travelers.tasks import retention_purge, sms_send
 
 PHONE = "+37410123456"
-ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -98,21 +94,11 @@ def test_the_english_code_text_counts_minutes_in_the_plural(
 def test_a_real_worker_sends_the_code_sms(api_client, broker, tmp_path):
     """The request returns at once; a Celery worker process on the real broker sends the SMS (file backend)."""
     sms_dir = tmp_path / "sms"
-    env = os.environ | {
-        "DJANGO_SETTINGS_MODULE": "config.settings",
-        "DJANGO_SECRET_KEY": settings.SECRET_KEY,
-        "DATABASE_URL": os.environ.get("DATABASE_URL", ""),
-        "REDIS_URL": settings.REDIS_URL,
-        "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
-        "SMS_BACKEND": "file",
-        "SMS_FILE_PATH": str(sms_dir),
-    }
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool=solo", "--loglevel=WARNING",
-         "--without-mingle", "--without-gossip", "--without-heartbeat"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-    )  # fmt: skip
-    try:
+    worker_log = tmp_path / "worker.log"
+    with celery_worker(
+        worker_log, pool="solo", concurrency=1, DJANGO_SECRET_KEY=settings.SECRET_KEY, REDIS_URL=settings.REDIS_URL,
+        SMS_BACKEND="file", SMS_FILE_PATH=str(sms_dir),
+    ):  # fmt: skip
         started = time.monotonic()
         assert api_client.post("/api/v1/auth/otp/", {"phone": PHONE}, format="json").status_code == 202
         assert time.monotonic() - started < 2  # the request does not wait for the provider
@@ -122,14 +108,11 @@ def test_a_real_worker_sends_the_code_sms(api_client, broker, tmp_path):
             files = list(sms_dir.glob("*.jsonl")) if sms_dir.exists() else []
             lines = [json.loads(line) for f in files for line in f.read_text().splitlines()]
             time.sleep(0.2)
-        assert len(lines) == 1, worker.stderr.read1().decode() if worker.poll() is not None else "no SMS in 30 s"
+        assert len(lines) == 1, "no SMS in 30 s"  # the worker's log is appended
         assert lines[0]["to"] == PHONE
         code = lines[0]["body"].split(": ")[1][:6]
         response = api_client.post("/api/v1/auth/token/", {"phone": PHONE, "code": code}, format="json")
         assert response.status_code == 200
-    finally:
-        worker.terminate()
-        worker.wait(timeout=20)
 
 
 # --- retention ------------------------------------------------------------------------------------------

@@ -6,9 +6,8 @@ import pytest
 from django.utils import timezone
 
 from tests.factories.travelers import TripFactory
+from tests.problems import assert_problem
 from travelers.models import Trip
-
-PROBLEM = "application/problem+json"
 
 
 def day(offset: int) -> str:
@@ -107,11 +106,7 @@ def test_status_follows_today(traveler_client, start, end, status):
 )
 def test_every_rule_reaches_the_client_as_problem_json(traveler_client, overrides, code, field):
     response = traveler_client.post("/api/v1/trips/", body(**overrides), format="json")
-    assert response.status_code == 400
-    assert response["Content-Type"] == PROBLEM
-    problem = response.json()
-    assert problem["code"] == code
-    assert problem["status"] == 400
+    problem = assert_problem(response, 400, code)
     assert problem["errors"][0]["field"] == field
     assert problem["errors"][0]["code"] == code
     assert not Trip.objects.exists()
@@ -154,8 +149,7 @@ def test_another_travelers_trip_is_404_for_every_method(traveler_client, other_c
     assert traveler_client.put(url, body(), format="json").status_code == 404
     assert traveler_client.patch(url, {"notes": "mine now"}, format="json").status_code == 404
     response = traveler_client.delete(url)
-    assert response.status_code == 404
-    assert response.json()["code"] == "not_found"
+    assert_problem(response, 404, "not_found")
     theirs.refresh_from_db()
     assert theirs.notes == ""
 
@@ -170,8 +164,7 @@ def test_anonymous_gets_401_everywhere(api_client, traveler):
         ("delete", f"/api/v1/trips/{trip.pk}/"),
     ]:
         response = getattr(api_client, method)(url, {}, format="json")
-        assert response.status_code == 401, (method, url)
-        assert response.json()["code"] == "not_authenticated"
+        assert_problem(response, 401, "not_authenticated")
     assert Trip.objects.filter(pk=trip.pk).exists()
 
 
@@ -187,7 +180,7 @@ def test_put_replaces_and_patch_changes_parts(traveler_client):
     response = traveler_client.patch(
         url, {"legs": [{"country": "GE", "start_date": day(4), "end_date": day(2)}]}, format="json"
     )
-    assert response.json()["code"] == "end_before_start"
+    assert_problem(response, 400, "end_before_start")
 
 
 def test_delete(traveler_client):

@@ -230,3 +230,97 @@ class DeviceOutputSerializer(serializers.ModelSerializer):
 class DeviceUnregisterInputSerializer(serializers.Serializer):
     platform = serializers.ChoiceField(choices=Platform.choices)
     token = serializers.CharField(max_length=4096)
+
+
+# --- The data export (schema only: travelers.services.traveler_export builds the document) -------------------------
+
+
+class ExportProfileOutputSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    phone = serializers.CharField(help_text="E.164")
+    full_name = serializers.CharField(allow_blank=True)
+    email = serializers.CharField(allow_blank=True)
+    language = serializers.ChoiceField(choices=Language.choices)
+    emergency_contact_name = serializers.CharField(allow_blank=True)
+    emergency_contact_phone = serializers.CharField(allow_blank=True)
+    emergency_contact_relation = serializers.CharField(allow_blank=True)
+    created_at = serializers.DateTimeField()
+    last_seen_at = serializers.DateTimeField(allow_null=True)
+
+
+class ExportTripLegOutputSerializer(serializers.Serializer):
+    position = serializers.IntegerField()
+    country = serializers.CharField(help_text="ISO 3166-1 alpha-2")
+    cities = serializers.ListField(child=serializers.CharField())
+    start_date = serializers.DateField()
+    end_date = serializers.DateField()
+
+
+class ExportTripOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    accommodation = serializers.CharField(allow_blank=True)
+    companions = CompanionSerializer(many=True)
+    notes = serializers.CharField(allow_blank=True)
+    start_date = serializers.DateField()
+    end_date = serializers.DateField()
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+    legs = ExportTripLegOutputSerializer(many=True)
+
+
+class ExportDeviceOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    platform = serializers.ChoiceField(choices=Platform.choices)
+    locale = serializers.ChoiceField(choices=Language.choices)
+    app_version = serializers.CharField(allow_blank=True)
+    is_active = serializers.BooleanField()
+    deactivated_reason = serializers.CharField(allow_blank=True)
+    created_at = serializers.DateTimeField()
+    last_seen_at = serializers.DateTimeField()
+    subscriptions = serializers.ListField(child=serializers.CharField(), help_text="ISO 3166-1 alpha-2 codes")
+
+
+class ExportSessionOutputSerializer(serializers.Serializer):
+    session = serializers.UUIDField()
+    kind = serializers.CharField(help_text="`access` or `refresh`")
+    created_at = serializers.DateTimeField()
+    expires_at = serializers.DateTimeField()
+
+
+class ExportSignInCodeOutputSerializer(serializers.Serializer):
+    phone = serializers.CharField(help_text="E.164")
+    created_at = serializers.DateTimeField()
+    expires_at = serializers.DateTimeField()
+    attempts = serializers.IntegerField()
+
+
+@extend_schema_field(
+    {
+        "type": "object",
+        "description": "A row of another app's section: its exported fields (travelers does not know their shape)",
+        "additionalProperties": {},
+    }
+)
+class ExportRowField(serializers.JSONField):
+    pass
+
+
+class TravelerExportOutputSerializer(serializers.Serializer):
+    """Everything stored about the traveler: the sections of travelers itself, then those other apps register
+    (alert replies and deliveries, call-back requests), each a list of rows."""
+
+    exported_at = serializers.DateTimeField()
+    profile = ExportProfileOutputSerializer()
+    trips = ExportTripOutputSerializer(many=True)
+    devices = ExportDeviceOutputSerializer(many=True)
+    sessions = ExportSessionOutputSerializer(many=True)
+    sign_in_codes = ExportSignInCodeOutputSerializer(many=True)
+
+    def get_fields(self):
+        from travelers.services import EXPORT_CONTRIBUTORS
+        from travelers.services.personal_data import export_key
+
+        fields = super().get_fields()
+        for collect in EXPORT_CONTRIBUTORS:
+            fields.setdefault(export_key(collect), serializers.ListField(child=ExportRowField()))
+        return fields

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from travelers.api.serializers import ProfileOutputSerializer, ProfileUpdateInputSerializer
+from travelers.api.serializers import (
+    ProfileOutputSerializer,
+    ProfileUpdateInputSerializer,
+    TravelerExportOutputSerializer,
+)
 from travelers.services import traveler_erase, traveler_export, traveler_profile_update
 
 
@@ -64,7 +67,7 @@ class MeExportView(APIView):
         summary="Everything stored about the traveler",
         description="One JSON document: `profile`, `trips`, `devices`, `sessions`, `sign_in_codes` and the "
         "sections of the other apps (alert replies, call-back requests...).",
-        responses={200: OpenApiTypes.OBJECT},
+        responses={200: TravelerExportOutputSerializer},
     )
     def get(self, request):
         return Response(traveler_export(traveler=request.user))
