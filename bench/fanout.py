@@ -352,7 +352,8 @@ def run_alerts(code: str, size: int, *, fake, broker, workers: int, work: Path) 
     first_sent = Delivery.objects.filter(alert=alert).order_by("sent_at").values_list("sent_at", flat=True).first()
     worker_sql = sum(int(p.read_text()) for p in work.glob("sql.*"))
     lpush = sum(commands_after.get(k, 0) - commands_before.get(k, 0) for k in ("lpush", "rpush"))
-    assert alert.audience_frozen_at is not None and alert.published_at is not None, "a sent alert was published"
+    assert alert.published_at is not None, "a sent alert was published"
+    assert alert.audience_frozen_at is not None, "a sent alert's audience was frozen"
     return {
         "devices": alert.audience_devices,
         "wall": wall,

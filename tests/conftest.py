@@ -7,6 +7,7 @@ from rest_framework.test import APIClient
 from core import push, sms
 from core.sms.backends import locmem as sms_locmem
 from tests.broker import BrokerQueue
+from tests.clients import TravelerAPIClient
 from tests.fakes.apns import FakeAPNs
 from tests.fakes.fcm import FakeFCM
 from tests.fakes.sms_provider import FakeSmsRu
@@ -60,11 +61,11 @@ def traveler(db):
 
 
 @pytest.fixture
-def traveler_client(traveler) -> APIClient:
+def traveler_client(traveler) -> TravelerAPIClient:
     """An API client signed in as `traveler` with a real bearer token."""
     from travelers.services import token_pair_issue
 
-    client = APIClient()
+    client = TravelerAPIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {token_pair_issue(traveler=traveler).access}")
     client.traveler = traveler
     return client

@@ -42,8 +42,8 @@ BENCH_SOURCE = "\n".join(p.read_text() for p in sorted((ROOT / "bench").glob("*.
 EXTERNAL_NAMES = {"INVALID_ARGUMENT"}  # FCM's error code (docs/delivery.md)
 MAX_ARCHITECTURE_BYTES = 8_500  # about one page of text; the dependency table alone is ~2 KB
 
-EXTENSIONS = (".py", ".md", ".txt", ".toml", ".json", ".po", ".mo", ".example", ".sh", ".cfg", ".ini", ".yml")
-EXTENSIONS += (".yaml", ".sql")
+EXTENSIONS: tuple[str, ...] = (".py", ".md", ".txt", ".toml", ".json", ".po", ".mo", ".example", ".sh", ".cfg")
+EXTENSIONS += (".ini", ".yml", ".yaml", ".sql")
 NOT_A_PATH = re.compile(r"[\s:=+@?,]")
 DOTTED = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)+$")
 SETTING = re.compile(r"^(?=[A-Z0-9_*]*_)[A-Z][A-Z0-9_*]+$")

@@ -69,7 +69,7 @@ def parse_po(text: str) -> list[dict]:
             "line": text.count("\n", 0, match.start()) + 1,
         }
         fields: dict[str, str] = {}
-        key = None
+        key = ""  # the field a continuation line ("...") extends
         for line in block.splitlines():
             if line.startswith("#,"):
                 entry["flags"] |= {flag.strip() for flag in line[2:].split(",")}
@@ -212,7 +212,7 @@ def _source_files(suffixes: tuple[str, ...]):
 
 
 def _python_messages(path: Path) -> set[tuple[str | None, str]]:
-    found = set()
+    found: set[tuple[str | None, str]] = set()
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), filename=str(path))):
         if not isinstance(node, ast.Call):
             continue
@@ -224,7 +224,8 @@ def _python_messages(path: Path) -> set[tuple[str | None, str]]:
         if len(args) == (2 if has_context else 1) and all(
             isinstance(a, ast.Constant) and isinstance(a.value, str) for a in args
         ):
-            found.add((args[0].value, args[1].value) if has_context else (None, args[0].value))
+            texts = [str(a.value) for a in args if isinstance(a, ast.Constant)]
+            found.add((texts[0], texts[1]) if has_context else (None, texts[0]))
     return found
 
 

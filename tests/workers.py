@@ -80,11 +80,13 @@ def start(
 ) -> subprocess.Popen:
     """Start `command` from the repository root as the leader of its own process group; stdout and stderr are
     appended to `log` if given (otherwise as `popen` says, e.g. stdout=subprocess.PIPE)."""
-    options = {"cwd": ROOT, "env": env if env is not None else os.environ.copy(), "start_new_session": True}
+    env = env if env is not None else os.environ.copy()
     if log is None:
-        return subprocess.Popen(command, **options, **popen)
+        return subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True, **popen)
     with open(log, "ab") as out:
-        return subprocess.Popen(command, **options, stdout=out, stderr=subprocess.STDOUT, **popen)
+        return subprocess.Popen(
+            command, cwd=ROOT, env=env, start_new_session=True, stdout=out, stderr=subprocess.STDOUT, **popen
+        )
 
 
 def ready_count(log: Path) -> int:

@@ -58,10 +58,12 @@ def travelers_in(country, count: int, *, platform="android", locale="ru", prefix
     """`count` travelers on a trip in `country` today, one device each. Returns the devices."""
     devices = []
     for i in range(count):
-        traveler = TravelerFactory()
-        TripFactory(traveler=traveler, leg__country=country, leg__cities=cities or [])
+        traveler = TravelerFactory.create()
+        TripFactory.create(traveler=traveler, leg__country=country, leg__cities=cities or [])
         devices.append(
-            DeviceFactory(traveler=traveler, platform=platform, locale=locale, token=f"{prefix}-{traveler.pk}-{i}")
+            DeviceFactory.create(
+                traveler=traveler, platform=platform, locale=locale, token=f"{prefix}-{traveler.pk}-{i}"
+            )
         )
     return devices
 

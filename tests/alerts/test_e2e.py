@@ -19,12 +19,12 @@ TRAVELERS = 40  # travelers with a trip and a phone (factories)
 
 
 def _seed(country) -> set[str]:
-    tokens = set()
+    tokens: set[str] = set()
     for i in range(TRAVELERS):
-        traveler = TravelerFactory()
-        TripFactory(traveler=traveler, leg__country=country)
+        traveler = TravelerFactory.create()
+        TripFactory.create(traveler=traveler, leg__country=country)
         platform = ("android", "web", "ios")[i % 3]
-        tokens.add(DeviceFactory(traveler=traveler, platform=platform, token=f"e2e-{platform}-{i}").token)
+        tokens.add(DeviceFactory.create(traveler=traveler, platform=platform, token=f"e2e-{platform}-{i}").token)
     devices = Device.objects.bulk_create(
         [
             Device(platform="android", token=f"e2e-anon-{i}", token_hash=f"{i:064x}", locale="en" if i % 2 else "ru")

@@ -9,8 +9,8 @@ SPLIT = {d: [["09:00", "13:00"], ["14:00", "18:00"]] for d in ("mon", "tue", "we
 YEREVAN = "Asia/Yerevan"  # UTC+4
 
 
-def utc(*args) -> dt.datetime:
-    return dt.datetime(*args, tzinfo=dt.UTC)
+def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> dt.datetime:
+    return dt.datetime(year, month, day, hour, minute, tzinfo=dt.UTC)
 
 
 def test_inside_opening_hours_time_passes_as_usual():

@@ -102,7 +102,8 @@ def public_operations() -> set[tuple[str, str]]:
     generator = SchemaGenerator()
     generator._initialise_endpoints()
     public = set()
-    for path, _regex, method, callback in generator.endpoints:
+    endpoints: list[Any] = list(generator.endpoints or [])  # (path, regex, method, view callback); stubs say 3-tuples
+    for path, _regex, method, callback in endpoints:
         view = generator.create_view(callback, method)
         classes = set(view.permission_classes)
         if AllowAny in classes or (IsAuthenticatedOrReadOnly in classes and method in ("GET", "HEAD", "OPTIONS")):

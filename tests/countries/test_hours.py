@@ -17,8 +17,8 @@ WEEKDAY_HOURS = {day: [["09:00", "13:00"], ["14:00", "18:00"]] for day in ("mon"
 }
 
 
-def local(zone, *args) -> dt.datetime:
-    return dt.datetime(*args, tzinfo=zone)
+def local(zone, year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> dt.datetime:
+    return dt.datetime(year, month, day, hour, minute, tzinfo=zone)
 
 
 def test_open_in_the_morning_closes_at_lunch_and_opens_again_after_it():

@@ -28,7 +28,7 @@ BEFORE_LUNCH = dt.datetime(2026, 11, 23, 8, 59, tzinfo=dt.UTC)
 
 
 def redis_ttl(key: str) -> int:
-    client = cache._cache.get_client(key)
+    client = cache._cache.get_client(key)  # type: ignore[attr-defined]  # Django's RedisCache internals
     return client.ttl(cache.make_and_validate_key(key))
 
 

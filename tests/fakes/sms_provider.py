@@ -41,8 +41,7 @@ class FakeSmsRu:
 
     @property
     def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://127.0.0.1:{self._server.server_port}"
 
     def start(self) -> FakeSmsRu:
         self._thread.start()

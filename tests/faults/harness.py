@@ -118,7 +118,8 @@ class Cluster:
     def tasks_in_progress(self, name: str) -> set[str]:
         """Ids of the tasks the worker (its latest run) received and had not finished, from its log (the main
         process logs "received", the pool process "succeeded"/"raised"/"retry", for every message at INFO)."""
-        received, finished = set(), set()
+        received: set[str] = set()
+        finished: set[str] = set()
         with open(self.log(name), "rb") as log:
             log.seek(self.log_offsets.get(name, 0))  # this run of the worker only
             lines = log.read().decode(errors="replace").splitlines()

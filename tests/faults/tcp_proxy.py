@@ -37,9 +37,9 @@ class TcpProxy:
         self.mode = "up"
         self.accepted = 0
         self._writers: set[asyncio.StreamWriter] = set()
-        self._flowing: asyncio.Event | None = None
+        self._flowing: asyncio.Event  # these two are made by start(), on the proxy's own loop
+        self._server: asyncio.AbstractServer
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._server: asyncio.AbstractServer | None = None
         self._thread: threading.Thread | None = None
 
     def start(self) -> TcpProxy:
@@ -68,6 +68,7 @@ class TcpProxy:
     # --- control (from the test's thread) ------------------------------------------------------------------
     def set_mode(self, mode: str) -> None:
         assert mode in ("up", "down", "stall")
+        assert self._loop is not None, "start() first"
         future = asyncio.run_coroutine_threadsafe(self._set_mode(mode), self._loop)
         future.result(5)
 

@@ -1,8 +1,8 @@
 """Fixtures of the travelers tests."""
 
 import pytest
-from rest_framework.test import APIClient
 
+from tests.clients import TravelerAPIClient
 from tests.factories.countries import CountryFactory
 from tests.factories.travelers import TravelerFactory
 from travelers.services import token_pair_issue
@@ -14,8 +14,8 @@ def countries(db):
     return {code: CountryFactory(code=code) for code in ("AM", "US", "GE", "JO", "SI", "KH")}
 
 
-def client_for(traveler) -> APIClient:
-    client = APIClient()
+def client_for(traveler) -> TravelerAPIClient:
+    client = TravelerAPIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {token_pair_issue(traveler=traveler).access}")
     client.traveler = traveler
     return client

@@ -25,7 +25,7 @@ def on(days: int) -> dt.date:
 
 
 def staff_of(country) -> Client:
-    user = StaffUserFactory(missions=[MissionFactory(country=country)])
+    user = StaffUserFactory.create(missions=[MissionFactory(country=country)])
     user.user_permissions.add(
         *Permission.objects.filter(codename__in=["view_traveler", "view_trip", "view_device", "delete_traveler"])
     )

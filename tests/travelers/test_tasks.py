@@ -128,7 +128,7 @@ def frozen():
 
 def ended(days_ago: int) -> Trip:
     end = NOW.date() - dt.timedelta(days=days_ago)
-    return TripFactory(start_date=end - dt.timedelta(days=5), end_date=end, leg__cities=["Yerevan"])
+    return TripFactory.create(start_date=end - dt.timedelta(days=5), end_date=end, leg__cities=["Yerevan"])
 
 
 def test_trips_go_thirty_days_after_they_end(db, frozen):

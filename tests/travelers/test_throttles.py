@@ -22,8 +22,8 @@ def otp(client, phone, address="10.0.0.1"):
 
 
 def redis_keys(pattern: str) -> list[str]:
-    client = redis.Redis.from_url(settings.REDIS_URL)
-    return [key.decode() for key in client.keys(pattern)]
+    client = redis.Redis.from_url(settings.REDIS_URL, decode_responses=True)
+    return [str(key) for key in client.keys(pattern)]
 
 
 def test_five_codes_per_phone_per_hour_however_it_is_written(api_client, db):
