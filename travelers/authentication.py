@@ -10,7 +10,15 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 
-from travelers.models import AuthToken
+from travelers.models import AuthToken, Traveler
+
+
+def request_traveler(request) -> Traveler:
+    """The traveler a bearer-token request is for (the views that call this require authentication)."""
+    user = request.user
+    if not isinstance(user, Traveler):
+        raise exceptions.NotAuthenticated()
+    return user
 
 
 def token_digest(raw: str) -> str:

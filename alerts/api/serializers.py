@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from django.utils import timezone
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
@@ -11,7 +14,7 @@ from rest_framework import serializers
 from alerts.models import PUBLISHED_STATUSES, Alert, ReplyStatus, SafetyReply
 
 
-def _language(context: dict) -> str:
+def _language(context: Mapping[str, Any]) -> str:
     language = context.get("language") or get_language() or "ru"
     return "en" if language.startswith("en") else "ru"
 
@@ -23,11 +26,19 @@ class AlertListQueryInputSerializer(serializers.Serializer):
         code = (attrs.get("country") or "").strip().upper()
         if not code:
             raise serializers.ValidationError(
-                {"country": serializers.ErrorDetail(_("The country parameter is required."), code="country_required")}
+                {
+                    "country": serializers.ErrorDetail(
+                        str(_("The country parameter is required.")), code="country_required"
+                    )
+                }
             )
         if len(code) != 2 or not code.isalpha():
             raise serializers.ValidationError(
-                {"country": serializers.ErrorDetail(_("Use a two-letter ISO country code."), code="invalid_country")}
+                {
+                    "country": serializers.ErrorDetail(
+                        str(_("Use a two-letter ISO country code.")), code="invalid_country"
+                    )
+                }
             )
         return {"country": code}
 

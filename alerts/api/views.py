@@ -18,6 +18,7 @@ from alerts.api.serializers import (
 from alerts.models import Alert
 from alerts.selectors import active_alerts, public_alert_get, traveler_alerts
 from alerts.services import safety_reply_submit
+from travelers.authentication import request_traveler
 
 
 @extend_schema(
@@ -56,7 +57,7 @@ class MyAlertListView(generics.ListAPIView):
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):  # schema generation
             return Alert.objects.none()
-        return traveler_alerts(traveler=self.request.user)
+        return traveler_alerts(traveler=request_traveler(self.request))
 
 
 @extend_schema(tags=["alerts"], summary="Answer an alert: safe or need help (a new answer replaces the last)")
@@ -67,5 +68,5 @@ class AlertReplyView(APIView):
     def post(self, request, alert_id: int):
         data = SafetyReplyInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        reply = safety_reply_submit(traveler=request.user, alert_id=alert_id, **data.validated_data)
+        reply = safety_reply_submit(traveler=request_traveler(request), alert_id=alert_id, **data.validated_data)
         return Response(SafetyReplyOutputSerializer(reply).data, status=status.HTTP_200_OK)

@@ -143,7 +143,7 @@ class CallbackCreateProblemSerializer(CallbackProblemSerializer):
     """400: `country_not_found`, `callback_not_available` (with `available_countries`), `phone_not_verified`,
     or a field validation code (`validation_error`, `invalid_choice`...)."""
 
-    errors = serializers.ListField(
+    errors = serializers.ListField(  # type: ignore[assignment]  # a documented field, named like Serializer.errors
         child=serializers.DictField(child=serializers.CharField()),
         required=False,
         help_text="The fields at fault: {field, code, detail} (absent when the body is not JSON at all)",

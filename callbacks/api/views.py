@@ -21,17 +21,18 @@ from callbacks.selectors import callback_requests_of_traveler, queue_estimate
 from callbacks.services import callback_request_cancel, callback_request_create
 from core.exceptions import PROBLEM_CONTENT_TYPE, NotFoundError
 from core.pagination import PageNumberPagination
+from travelers.authentication import request_traveler
 
 
 def _with_estimates(requests: list[CallbackRequest]) -> list[CallbackRequest]:
     now = timezone.now()
     for request in requests:
-        request.estimate = queue_estimate(request, now=now)
+        request.estimate = queue_estimate(request, now=now)  # type: ignore[attr-defined]  # read by the serializer
     return requests
 
 
 def _one(request: Request, pk: int) -> CallbackRequest:
-    found = callback_requests_of_traveler(traveler=request.user).filter(pk=pk).first()
+    found = callback_requests_of_traveler(traveler=request_traveler(request)).filter(pk=pk).first()
     if found is None:
         raise NotFoundError()
     return _with_estimates([found])[0]
@@ -47,8 +48,12 @@ class CallbackRequestListCreateView(APIView):
     )
     def get(self, request: Request) -> Response:
         paginator = self.pagination_class()
-        page = paginator.paginate_queryset(callback_requests_of_traveler(traveler=request.user), request, view=self)
-        return paginator.get_paginated_response(CallbackRequestOutputSerializer(_with_estimates(page), many=True).data)
+        page = paginator.paginate_queryset(
+            callback_requests_of_traveler(traveler=request_traveler(request)), request, view=self
+        )
+        return paginator.get_paginated_response(
+            CallbackRequestOutputSerializer(_with_estimates(page or []), many=True).data
+        )
 
     @extend_schema(
         operation_id="callbacks_create",
@@ -64,7 +69,7 @@ class CallbackRequestListCreateView(APIView):
     def post(self, request: Request) -> Response:
         data = CallbackCreateInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        created = callback_request_create(traveler=request.user, **data.validated_data)
+        created = callback_request_create(traveler=request_traveler(request), **data.validated_data)
         return Response(CallbackRequestOutputSerializer(_one(request, created.pk)).data, status=status.HTTP_201_CREATED)
 
 
@@ -90,5 +95,5 @@ class CallbackRequestCancelView(APIView):
         },
     )
     def post(self, request: Request, pk: int) -> Response:
-        callback_request_cancel(traveler=request.user, request_id=pk)
+        callback_request_cancel(traveler=request_traveler(request), request_id=pk)
         return Response(CallbackRequestOutputSerializer(_one(request, pk)).data)

@@ -19,6 +19,7 @@ from travelers.api.serializers import (
     TokenRefreshInputSerializer,
 )
 from travelers.api.throttles import OtpAddressRateThrottle, OtpPhoneRateThrottle, TokenAddressRateThrottle
+from travelers.authentication import request_traveler
 from travelers.services import otp_request, session_revoke, sign_in, token_refresh
 from travelers.services.devices import device_detach
 
@@ -129,6 +130,6 @@ class LogoutView(APIView):
         serializer.is_valid(raise_exception=True)
         device = serializer.validated_data.get("device")
         if device:
-            device_detach(traveler=request.user, platform=device["platform"], token=device["token"])
+            device_detach(traveler=request_traveler(request), platform=device["platform"], token=device["token"])
         session_revoke(token=request.auth)
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -12,13 +12,14 @@ from travelers.api.serializers import (
     ProfileUpdateInputSerializer,
     TravelerExportOutputSerializer,
 )
+from travelers.authentication import request_traveler
 from travelers.services import traveler_erase, traveler_export, traveler_profile_update
 
 
 class MeView(APIView):
     @extend_schema(tags=["profile"], operation_id="me_retrieve", responses={200: ProfileOutputSerializer})
     def get(self, request):
-        return Response(ProfileOutputSerializer(request.user).data)
+        return Response(ProfileOutputSerializer(request_traveler(request)).data)
 
     @extend_schema(
         tags=["profile"],
@@ -37,7 +38,7 @@ class MeView(APIView):
         data = serializer.validated_data
         contact = data.get("emergency_contact", {})
         traveler = traveler_profile_update(
-            traveler=request.user,
+            traveler=request_traveler(request),
             full_name=data.get("full_name"),
             email=data.get("email"),
             language=data.get("language"),
@@ -56,7 +57,7 @@ class MeView(APIView):
         responses={204: None},
     )
     def delete(self, request):
-        traveler_erase(traveler=request.user)
+        traveler_erase(traveler=request_traveler(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -70,4 +71,4 @@ class MeExportView(APIView):
         responses={200: TravelerExportOutputSerializer},
     )
     def get(self, request):
-        return Response(traveler_export(traveler=request.user))
+        return Response(traveler_export(traveler=request_traveler(request)))

@@ -10,6 +10,7 @@ from rest_framework.response import Response
 
 from core.exceptions import NotFoundError
 from travelers.api.serializers import TripInputSerializer, TripOutputSerializer
+from travelers.authentication import request_traveler
 from travelers.models import Trip
 from travelers.selectors import trip_list_for_traveler
 from travelers.services import CompanionInput, LegInput, trip_delete, trip_register, trip_update
@@ -51,7 +52,7 @@ class TripListCreateView(GenericAPIView):
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):  # schema generation: no traveler
             return Trip.objects.none()
-        return trip_list_for_traveler(traveler=self.request.user)
+        return trip_list_for_traveler(traveler=request_traveler(self.request))
 
     def _output(self, trips) -> list | dict:
         context = {"today": timezone.localdate()}
@@ -71,7 +72,7 @@ class TripListCreateView(GenericAPIView):
     def post(self, request):
         serializer = TripInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        trip = trip_register(traveler=request.user, **_service_arguments(serializer.validated_data))
+        trip = trip_register(traveler=request_traveler(request), **_service_arguments(serializer.validated_data))
         trip = self.get_queryset().get(pk=trip.pk)
         return Response(self._output(trip), status=status.HTTP_201_CREATED)
 
@@ -80,7 +81,7 @@ class TripDetailView(GenericAPIView):
     serializer_class = TripOutputSerializer
 
     def get_object(self) -> Trip:
-        trip = trip_list_for_traveler(traveler=self.request.user).filter(pk=self.kwargs["pk"]).first()
+        trip = trip_list_for_traveler(traveler=request_traveler(self.request)).filter(pk=self.kwargs["pk"]).first()
         if trip is None:
             raise NotFoundError()
         return trip
