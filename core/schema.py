@@ -134,4 +134,26 @@ def problem_responses(result: dict[str, Any], generator, request, public) -> dic
         errors = properties.get("errors")
         if name != "ValidationProblem" and errors is not None and errors.get("type") == "array":
             properties["errors"] = {**FIELD_ERRORS_SCHEMA, "description": errors.get("description", "")}
+        _typed_nullables(schema, schemas)
     return result
+
+
+NULL_SCHEMA = {"type": "object", "nullable": True, "enum": [None]}
+
+
+def _typed_nullables(node: Any, schemas: dict[str, Any]) -> None:
+    """OpenAPI 3.0.3: `nullable` counts only next to an explicit `type`, so drf-spectacular's nullable reference
+    (`allOf: [$ref], nullable: true`) reads as never null. Spell it the 3.0.3 way: one of the reference or null
+    (`{type: object, nullable: true, enum: [null]}`), which generated clients type as `X | None`."""
+    if isinstance(node, list):
+        for item in node:
+            _typed_nullables(item, schemas)
+        return
+    if not isinstance(node, dict):
+        return
+    parts = node.get("allOf", [])
+    if node.get("nullable") and "type" not in node and len(parts) == 1 and set(parts[0]) == {"$ref"}:
+        del node["nullable"], node["allOf"]
+        node["oneOf"] = [parts[0], NULL_SCHEMA]
+    for value in node.values():
+        _typed_nullables(value, schemas)
