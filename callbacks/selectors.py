@@ -16,6 +16,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.db import connection
 from django.db.models import (
     Case,
     Count,
@@ -43,8 +44,9 @@ HANDLING_WINDOW = dt.timedelta(days=30)
 _WAITING_SQL = ", ".join(f"'{s.value}'" for s in WAITING_STATUSES)  # constants, not input
 
 # Average length in seconds of the mission's recent completed calls, correlated to the outer request row.
+# `{seconds}`: the call's length in seconds, in the database's dialect (SECONDS_SQL).
 _HANDLING_SQL = f"""
-    SELECT EXTRACT(EPOCH FROM AVG(recent.ended_at - recent.started_at))
+    SELECT AVG({{seconds}})
     FROM (
         SELECT a.started_at, a.ended_at
         FROM {CallbackAttempt._meta.db_table} a
@@ -55,6 +57,15 @@ _HANDLING_SQL = f"""
         LIMIT {HANDLING_SAMPLE}
     ) recent
 """  # noqa: S608 — only constants are interpolated; the one value is a parameter
+SECONDS_SQL = {
+    "postgresql": "EXTRACT(EPOCH FROM recent.ended_at - recent.started_at)",
+    # The embedded default stores datetimes as ISO text: julianday() reads them, in days.
+    "sqlite": "(julianday(recent.ended_at) - julianday(recent.started_at)) * 86400.0",
+}
+
+
+def _handling_sql() -> str:
+    return _HANDLING_SQL.format(seconds=SECONDS_SQL[connection.vendor])
 
 
 def _ahead_subquery() -> Subquery:
@@ -81,7 +92,7 @@ def with_queue_figures(qs: QuerySet[CallbackRequest], *, now: dt.datetime | None
     return qs.annotate(
         queue_ahead=Case(When(waiting, then=Coalesce(_ahead_subquery(), 0)), default=None, output_field=IntegerField()),
         handling_seconds=Case(
-            When(waiting, then=RawSQL(_HANDLING_SQL, (now - HANDLING_WINDOW,), output_field=FloatField())),  # noqa: S611
+            When(waiting, then=RawSQL(_handling_sql(), (now - HANDLING_WINDOW,), output_field=FloatField())),  # noqa: S611
             default=None,
             output_field=FloatField(),
         ),

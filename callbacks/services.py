@@ -101,7 +101,6 @@ def _conflict_open(open_id: int) -> ConflictError:
     )
 
 
-@transaction.atomic
 def callback_request_create(
     *,
     traveler: Traveler,
@@ -112,7 +111,12 @@ def callback_request_create(
     city: str = "",
     phone: str | None = None,
 ) -> CallbackRequest:
-    """Queue a request for a call from a diplomat of the mission serving the traveler's place."""
+    """Queue a request for a call from a diplomat of the mission serving the traveler's place.
+
+    The checks are reads and the insert is one statement (the partial unique index settles a race), so this
+    needs no transaction of its own; the API wraps it and the answer in one, so a failure after the insert
+    keeps no request the traveler was never shown.
+    """
     found = Country.objects.filter(code=(country or "").strip().upper()).first()
     if found is None:
         raise ApplicationError(_("Unknown country."), code="country_not_found", field="country")
@@ -263,15 +267,39 @@ def callback_request_claim_next(*, staff, mission: Mission) -> CallbackRequest |
     """
     _require_mission_staff(staff=staff, mission_id=mission.pk)
     now = timezone.now()
-    sql, attnames = _claim_statement()
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [Status.IN_PROGRESS, staff.pk, now, Status.IN_PROGRESS, mission.pk, *WAITING_STATUSES, now])
-        row = cursor.fetchone()
-    if row is None:
+    if connection.vendor != "postgresql":
+        request = _claim_next_portable(staff=staff, mission=mission, now=now)
+    else:
+        sql, attnames = _claim_statement()
+        with connection.cursor() as cursor:
+            cursor.execute(
+                sql, [Status.IN_PROGRESS, staff.pk, now, Status.IN_PROGRESS, mission.pk, *WAITING_STATUSES, now]
+            )
+            row = cursor.fetchone()
+        request = None if row is None else CallbackRequest.from_db(connection.alias, attnames, row)
+    if request is None:
         return None
-    request = CallbackRequest.from_db(connection.alias, attnames, row)
     _push_on_commit()
     return request
+
+
+def _claim_next_portable(*, staff, mission: Mission, now: dt.datetime) -> CallbackRequest | None:
+    """The claim on a database without `SKIP LOCKED` (SQLite, the embedded default: one writer at a time).
+
+    Read the first claimable id, then take it only if it is still waiting; a concurrent claim that won the
+    row makes the update match nothing, and the next one is tried.
+    """
+    claimable = CallbackRequest.objects.filter(
+        mission=mission, status__in=WAITING_STATUSES, available_at__lte=now
+    ).order_by("priority", "queued_at", "id")
+    with transaction.atomic():
+        while (pk := claimable.values_list("id", flat=True).first()) is not None:
+            taken = CallbackRequest.objects.filter(pk=pk, status__in=WAITING_STATUSES).update(
+                status=Status.IN_PROGRESS, claimed_by=staff, claimed_at=now, push_pending=Status.IN_PROGRESS
+            )
+            if taken:
+                return CallbackRequest.objects.get(pk=pk)
+    return None
 
 
 @transaction.atomic

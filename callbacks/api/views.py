@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from django.db import transaction
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
@@ -69,8 +70,12 @@ class CallbackRequestListCreateView(APIView):
     def post(self, request: Request) -> Response:
         data = CallbackCreateInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        created = callback_request_create(traveler=request_traveler(request), **data.validated_data)
-        return Response(CallbackRequestOutputSerializer(_one(request, created.pk)).data, status=status.HTTP_201_CREATED)
+        # One unit: a request the traveler was not shown (any failure after the insert) is not kept, so a
+        # retry creates it instead of meeting it as "already open".
+        with transaction.atomic():
+            created = callback_request_create(traveler=request_traveler(request), **data.validated_data)
+            body = CallbackRequestOutputSerializer(_one(request, created.pk)).data
+        return Response(body, status=status.HTTP_201_CREATED)
 
 
 class CallbackRequestDetailView(APIView):

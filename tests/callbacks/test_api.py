@@ -85,8 +85,9 @@ def test_language_defaults_to_the_travelers_and_urgent_topics_are_flagged(embass
 
 
 def test_create_query_count_is_pinned(embassy, traveler_client, django_assert_num_queries):
-    # auth; (savepoint) country, trip cities, missions, open+recent, (savepoint) insert (2 releases);
-    # read back with the queue figures, its calls. Savepoints are BEGIN/COMMIT outside the test transaction.
+    # auth; (savepoint: create and answer in one transaction) country, trip cities, missions, open+recent,
+    # (savepoint) insert (2 releases); read back with the queue figures, its calls. The outer savepoint is
+    # BEGIN/COMMIT outside the test transaction.
     with django_assert_num_queries(12):
         response = traveler_client.post(URL, body(), format="json")
     assert response.status_code == 201
@@ -257,3 +258,22 @@ def test_cancel_answers_the_cancelled_request_and_is_idempotent(embassy, travele
     assert (response.json()["status"], response.json()["closed_at"]) == ("cancelled", "2026-03-03T08:00:00Z")
     assert traveler_client.post(f"{URL}{created['id']}/cancel/").status_code == 200
     assert traveler_client.post(URL, body(topic=Topic.OTHER.value), format="json").status_code == 201
+
+
+def test_create_keeps_no_request_when_answering_fails_so_a_retry_succeeds(embassy, traveler_client, monkeypatch):
+    """Anything failing after the insert (reading the queue figures did, on SQLite) leaves no row behind: the
+    traveler's retry creates the request instead of meeting a 409 for a request they were never shown."""
+    import callbacks.api.views
+
+    def fail(request, pk):
+        raise RuntimeError("the answer could not be built")
+
+    with time_machine.travel(OPEN_TUESDAY, tick=False):
+        with monkeypatch.context() as patched:
+            patched.setattr(callbacks.api.views, "_one", fail)
+            with pytest.raises(RuntimeError):
+                traveler_client.post(URL, body(), format="json")
+        assert not CallbackRequest.objects.exists()
+        retried = traveler_client.post(URL, body(), format="json")
+    assert retried.status_code == 201, retried.content
+    assert CallbackRequest.objects.get().pk == retried.json()["id"]
