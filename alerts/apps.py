@@ -17,6 +17,9 @@ class AlertsConfig(AppConfig):
 
         if alerts_health_check not in HEALTH_CHECKS:
             HEALTH_CHECKS.append(alerts_health_check)
+        from countries.services import staff_scoped_app_register
+
+        staff_scoped_app_register(self.label)  # mission staff compose and send alerts for their countries
         try:
             from countries.services import pack_contributor_register
         except ImportError:  # the country pack is not there yet

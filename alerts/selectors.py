@@ -18,7 +18,7 @@ from alerts.models import (
     ReplyStatus,
     SafetyReply,
 )
-from core.exceptions import NotFoundError
+from core.errors import NotFoundError
 from travelers.models import Traveler, TripLeg
 from travelers.services import export_rows
 

@@ -11,7 +11,10 @@ class CallbacksConfig(AppConfig):
         """Declare the traveler's data held here to the export/erasure registry (travelers never imports us)."""
         from callbacks.models import CallbackAttempt, CallbackRequest
         from callbacks.selectors import CALL_EXPORT_FIELDS, REQUEST_EXPORT_FIELDS, traveler_callbacks_export
+        from countries.services import staff_scoped_app_register
         from travelers.services import export_contributor_register, personal_data_register
+
+        staff_scoped_app_register(self.label)  # mission staff work their missions' queues
 
         export_contributor_register(
             key="callback_requests",

@@ -18,7 +18,6 @@ from django.db.models import Case, Q, Value, When
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_countries import countries
-from rest_framework import status as http
 
 from callbacks.models import (
     OPEN_STATUSES,
@@ -29,10 +28,10 @@ from callbacks.models import (
     Outcome,
     Status,
 )
-from core.exceptions import ApplicationError, ConflictError, NotFoundError
+from core.errors import ApplicationError, ConflictError, ForbiddenError, NotFoundError, RateLimitedError
 from core.queue import enqueue_on_commit
 from countries.models import Country, Mission, MissionKind
-from countries.selectors import staff_mission_ids
+from countries.scoping import require_mission_staff
 from travelers.models import Traveler, TripLegCity
 
 logger = logging.getLogger(__name__)
@@ -148,13 +147,11 @@ def callback_request_create(
         # Allowed again when enough of them have left the 24-hour window.
         frees_at = in_window[len(in_window) - limit] + LIMIT_WINDOW
         retry_after = max(1, int((frees_at - now).total_seconds()) + 1)
-        raise ApplicationError(
+        raise RateLimitedError(
             _("You can send at most %(limit)d call-back requests in 24 hours. Please try again later.")
             % {"limit": limit},
             code="callback_limit_reached",
-            status_code=http.HTTP_429_TOO_MANY_REQUESTS,
-            headers={"Retry-After": str(retry_after)},
-            extra={"retry_after": retry_after},
+            retry_after=retry_after,
         )
 
     request = CallbackRequest(
@@ -212,14 +209,6 @@ def callback_request_cancel(*, traveler: Traveler, request_id: int) -> CallbackR
 # --- Staff side ----------------------------------------------------------------------------------------------
 
 
-def _require_mission_staff(*, staff, mission_id: int) -> None:
-    ids = staff_mission_ids(user=staff)
-    if ids is not None and mission_id not in ids:
-        raise ApplicationError(
-            _("You do not work for this mission."), code="not_mission_staff", status_code=http.HTTP_403_FORBIDDEN
-        )
-
-
 NOTICE_BATCH_SECONDS = 1.0
 SEND_NOTICES = "callbacks.tasks.send_notices"  # by name (core.queue): services never import callbacks.tasks
 
@@ -265,7 +254,7 @@ def callback_request_claim_next(*, staff, mission: Mission) -> CallbackRequest |
     becomes part of it. The traveler's push is recorded in the same statement (`push_pending`) and sent
     after the commit.
     """
-    _require_mission_staff(staff=staff, mission_id=mission.pk)
+    require_mission_staff(user=staff, mission=mission)
     now = timezone.now()
     if connection.vendor != "postgresql":
         request = _claim_next_portable(staff=staff, mission=mission, now=now)
@@ -322,11 +311,7 @@ def callback_attempt_record(*, request: CallbackRequest, staff, outcome: str, no
             extra={"request_status": locked.status},
         )
     if locked.claimed_by_id != staff.pk and not staff.is_superuser:
-        raise ApplicationError(
-            _("Another staff member is handling this request."),
-            code="callback_claimed_by_other",
-            status_code=http.HTTP_403_FORBIDDEN,
-        )
+        raise ForbiddenError(_("Another staff member is handling this request."), code="callback_claimed_by_other")
     now = timezone.now()
     attempt = CallbackAttempt.objects.create(
         request=locked,

@@ -1,6 +1,7 @@
 """The one error shape of the API: RFC 9457 problem details with a stable `code`.
 
-Services raise `ApplicationError` (or a subclass) with a code; views never build error bodies themselves.
+Services raise the errors of `core.errors` (the HTTP meaning is the class) with a registered code; views never
+build error bodies themselves.
 DRF's own exceptions (validation, authentication, throttling, 404, 405) are translated here too.
 """
 
@@ -13,52 +14,23 @@ from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, JsonResponse
 from django.utils.translation import gettext_lazy as _
-from rest_framework import exceptions, status
+from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
+
+from core.errors import (  # noqa: F401  (re-exported: views and the admin catch these)
+    ApplicationError,
+    ConflictError,
+    ForbiddenError,
+    NotFoundError,
+    RateLimitedError,
+    UnauthorizedError,
+)
 
 logger = logging.getLogger(__name__)
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 TYPE_BASE = "https://foreign-assistant.example/problems/"
-
-
-class ApplicationError(Exception):
-    """A domain error with a stable `code` that the mobile app switches on."""
-
-    status_code = status.HTTP_400_BAD_REQUEST
-    default_code = "invalid_request"
-    default_detail = _("The request cannot be processed.")
-
-    def __init__(
-        self,
-        detail: Any = None,
-        *,
-        code: str | None = None,
-        status_code: int | None = None,
-        field: str | None = None,
-        extra: dict[str, Any] | None = None,
-        headers: dict[str, str] | None = None,
-    ) -> None:
-        self.detail = detail if detail is not None else self.default_detail
-        self.code = code or self.default_code
-        if status_code is not None:
-            self.status_code = status_code
-        self.field = field
-        self.extra = extra or {}
-        self.headers = headers or {}
-        super().__init__(str(self.detail))
-
-
-class NotFoundError(ApplicationError):
-    status_code = status.HTTP_404_NOT_FOUND
-    default_code = "not_found"
-    default_detail = _("Not found.")
-
-
-class ConflictError(ApplicationError):
-    status_code = status.HTTP_409_CONFLICT
-    default_code = "conflict"
 
 
 TITLES = {

@@ -9,8 +9,23 @@ from __future__ import annotations
 
 from django.contrib import admin
 from django.db.models import QuerySet
+from django.utils.translation import gettext_lazy as _
 
+from core.errors import ForbiddenError
 from countries.selectors import staff_country_codes, staff_mission_ids
+
+
+def require_mission_staff(*, user, mission=None, country=None) -> None:
+    """The one staff-scope guard of the services: `user` works for `mission` (or for a mission in `country`, a
+    code or a Country); superusers (the crisis centre) for all. Otherwise 403 `not_mission_staff`."""
+    if mission is not None:
+        ids = staff_mission_ids(user=user)
+        if ids is not None and mission.pk not in ids:
+            raise ForbiddenError(_("You do not work for this mission."), code="not_mission_staff")
+        return
+    codes = staff_country_codes(user=user)
+    if codes is not None and str(getattr(country, "pk", country)) not in codes:
+        raise ForbiddenError(_("You can act only for the countries of your missions."), code="not_mission_staff")
 
 
 class StaffScopedAdminMixin:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import math
 import re
 from collections.abc import Callable, Iterable
@@ -28,13 +29,13 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
 from django.core.cache import cache
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
-from rest_framework.renderers import JSONRenderer
 
-from core.exceptions import NotFoundError
+from core.errors import NotFoundError
 from countries.models import Country, StaffMembership
 from countries.representation import country_pack_document
 from countries.selectors import country_for_pack
@@ -51,6 +52,12 @@ _CODE = re.compile(r"^[A-Z]{2}$")
 class CountryPack:
     body: bytes
     etag: str  # strong, quoted
+
+
+def render_json(document: Any) -> bytes:
+    """Compact UTF-8 JSON, byte for byte what DRF's JSONRenderer writes (the pack's ETag is its hash)."""
+    text = json.dumps(document, cls=DjangoJSONEncoder, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    return text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029").encode()
 
 
 def pack_contributor_register(contributor: PackContributor) -> None:
@@ -93,7 +100,7 @@ def country_pack_get(*, code: str, language: str) -> CountryPack:
         if clash:
             raise RuntimeError(f"pack contributor {contributor!r} overrides pack keys {sorted(clash)}")
         document.update(extra)
-    body = JSONRenderer().render(document)
+    body = render_json(document)
     pack = CountryPack(body=body, etag=f'"{hashlib.sha256(body).hexdigest()[:32]}"')
     timeout = settings.COUNTRY_PACK_CACHE_SECONDS
     if next_change is not None:
@@ -155,16 +162,22 @@ _COUNTRIES_STAFF_PERMISSIONS = [
     "change_regionaladvisory",
     "delete_regionaladvisory",
 ]
-# The apps whose staff-panel work is scoped to the staff member's missions (travelers, alerts, call-backs):
-# staff may view, add and change their rows; deleting is left to the crisis centre.
-_SCOPED_APPS = ("travelers", "alerts", "callbacks")
+# The apps whose staff-panel work is scoped to the staff member's missions: staff may view, add and change their
+# rows; deleting is left to the crisis centre. Each app registers itself (AppConfig.ready()); countries names
+# none of the apps that depend on it.
+STAFF_SCOPED_APPS: list[str] = []
+
+
+def staff_scoped_app_register(app_label: str) -> None:
+    if app_label not in STAFF_SCOPED_APPS:
+        STAFF_SCOPED_APPS.append(app_label)
 
 
 @transaction.atomic
 def mission_staff_group_ensure() -> Group:
     """The "Mission staff" group with its permissions (idempotent; run after migrations)."""
     group, _created = Group.objects.get_or_create(name=MISSION_STAFF_GROUP)
-    scoped = Q(content_type__app_label__in=_SCOPED_APPS) & (
+    scoped = Q(content_type__app_label__in=STAFF_SCOPED_APPS) & (
         Q(codename__startswith="view_") | Q(codename__startswith="add_") | Q(codename__startswith="change_")
     )
     own = Q(content_type__app_label="countries", codename__in=_COUNTRIES_STAFF_PERMISSIONS)

@@ -8,8 +8,8 @@ from collections.abc import Iterable
 from django.utils.translation import gettext_lazy as _
 
 from alerts.models import OPEN_DELIVERY_STATUSES, Alert, Delivery, DeliveryStatus
-from core.exceptions import ApplicationError, NotFoundError
-from countries.selectors import staff_country_codes
+from core.errors import ConflictError, NotFoundError
+from countries.scoping import require_mission_staff
 
 logger = logging.getLogger("alerts")
 
@@ -20,11 +20,7 @@ SEND_BATCH = "alerts.tasks.send_batch"
 
 def ensure_country_allowed(*, user, country_code: str) -> None:
     """Staff act only for the countries of their missions; superusers (the crisis centre) for all."""
-    codes = staff_country_codes(user=user)
-    if codes is not None and str(country_code) not in codes:
-        raise ApplicationError(
-            _("You can act only for the countries of your missions."), code="country_not_allowed", status_code=403
-        )
+    require_mission_staff(user=user, country=country_code)
 
 
 def lock_alert(alert_id: int) -> Alert:
@@ -35,12 +31,11 @@ def lock_alert(alert_id: int) -> Alert:
     return alert
 
 
-def invalid_status(alert: Alert, action: str) -> ApplicationError:
-    return ApplicationError(
+def invalid_status(alert: Alert, action: str) -> ConflictError:
+    return ConflictError(
         _("This alert cannot be %(action)s in its current status (%(status)s).")
         % {"action": action, "status": alert.get_status_display()},
         code="invalid_alert_status",
-        status_code=409,
     )
 
 

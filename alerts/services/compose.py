@@ -15,7 +15,7 @@ from django.utils.translation import gettext_lazy as _
 from alerts.models import Alert, AlertStatus, Category, Severity
 from alerts.services.common import ensure_country_allowed, invalid_status, lock_alert
 from alerts.services.messages import alert_payload_check
-from core.exceptions import ApplicationError
+from core.errors import ApplicationError, ForbiddenError
 from countries.models import Country
 from travelers.selectors import audience_devices
 
@@ -171,10 +171,8 @@ def alert_approve(*, alert: Alert, user) -> Alert:
     if alert.status != AlertStatus.DRAFT:
         raise invalid_status(alert, _("approved"))
     if alert.author_id == user.pk:
-        raise ApplicationError(
-            _("The author of an alert cannot approve it; a second staff member must."),
-            code="cannot_approve_own_alert",
-            status_code=403,
+        raise ForbiddenError(
+            _("The author of an alert cannot approve it; a second staff member must."), code="cannot_approve_own_alert"
         )
     alert.approver, alert.approved_at = user, timezone.now()
     alert.save(update_fields=["approver", "approved_at", "updated_at"])

@@ -34,7 +34,7 @@ from alerts.services.common import (
     lock_alert,
 )
 from alerts.services.compose import alert_validate, approval_required
-from core.exceptions import ApplicationError
+from core.errors import ApplicationError, ConflictError
 from core.queue import enqueue_on_commit
 
 logger = logging.getLogger("alerts")
@@ -42,11 +42,10 @@ logger = logging.getLogger("alerts")
 CANCELLABLE = (AlertStatus.DRAFT, AlertStatus.SCHEDULED, AlertStatus.SENDING, AlertStatus.SENT)
 
 
-def _approval_missing() -> ApplicationError:
-    return ApplicationError(
+def _approval_missing() -> ConflictError:
+    return ConflictError(
         _("This alert needs the approval of a second staff member before it is published."),
         code="approval_required",
-        status_code=409,
     )
 
 

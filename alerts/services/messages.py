@@ -9,7 +9,7 @@ from __future__ import annotations
 from django.utils.translation import gettext_lazy as _
 
 from alerts.models import Alert
-from core.exceptions import ApplicationError
+from core.errors import ApplicationError
 from core.push import MAX_PAYLOAD_BYTES, PushMessage, payload_size
 
 LANGUAGES = ("ru", "en")

@@ -8,7 +8,7 @@ from django.utils.translation import gettext_lazy as _
 
 from alerts.models import SafetyReply
 from alerts.selectors import alert_targets_traveler
-from core.exceptions import NotFoundError
+from core.errors import NotFoundError
 from travelers.models import Traveler
 
 

@@ -59,7 +59,7 @@ def test_create_sets_collapse_id_to_own_id_and_normalises_cities(staff, armenia)
 def test_staff_cannot_create_for_another_missions_country(staff, georgia):
     with pytest.raises(ApplicationError) as exc:
         _draft(staff, georgia)
-    assert _code(exc) == "country_not_allowed"
+    assert _code(exc) == "not_mission_staff"
     assert exc.value.status_code == 403
     assert not Alert.objects.exists()
 
@@ -167,7 +167,7 @@ def test_approver_must_work_for_the_alerts_country(staff, georgia_staff, armenia
     alert = _draft(staff, armenia, severity="emergency")
     with pytest.raises(ApplicationError) as exc:
         alert_approve(alert=alert, user=georgia_staff)
-    assert _code(exc) == "country_not_allowed"
+    assert _code(exc) == "not_mission_staff"
 
 
 def test_staff_publish_only_in_their_missions_countries(staff, georgia_staff, duty_officer, armenia):
@@ -175,7 +175,7 @@ def test_staff_publish_only_in_their_missions_countries(staff, georgia_staff, du
     alert = _draft(staff, armenia)
     with pytest.raises(ApplicationError) as exc:
         alert_publish(alert=alert, user=georgia_staff)
-    assert _code(exc) == "country_not_allowed"
+    assert _code(exc) == "not_mission_staff"
     assert alert_publish(alert=alert, user=duty_officer).status == AlertStatus.SENDING
 
 
@@ -310,7 +310,7 @@ def test_cancel_is_scoped_to_the_staff_members_countries(staff, georgia_staff, a
     alert = alert_publish(alert=_draft(staff, armenia), user=staff)
     with pytest.raises(ApplicationError) as exc:
         alert_cancel(alert=alert, user=georgia_staff)
-    assert _code(exc) == "country_not_allowed"
+    assert _code(exc) == "not_mission_staff"
 
 
 def test_expire_due_expires_published_and_scheduled_alerts_and_drops_their_pending_deliveries(staff, armenia):

@@ -21,9 +21,8 @@ from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
-from rest_framework import status
 
-from core.exceptions import ApplicationError
+from core.errors import ApplicationError, UnauthorizedError
 from core.queue import enqueue_on_commit
 from travelers.authentication import token_digest
 from travelers.models import AuthToken, OneTimeCode, Traveler
@@ -142,12 +141,9 @@ def token_pair_issue(*, traveler: Traveler, session: uuid.UUID | None = None) ->
     return TokenPair(access, refresh, access_exp, refresh_exp)
 
 
-def _invalid_refresh() -> ApplicationError:
-    return ApplicationError(
-        _("The refresh token is invalid, expired or revoked. Sign in again."),
-        code="invalid_token",
-        status_code=status.HTTP_401_UNAUTHORIZED,
-        headers={"WWW-Authenticate": 'Bearer realm="api"'},
+def _invalid_refresh() -> UnauthorizedError:
+    return UnauthorizedError(
+        _("The refresh token is invalid, expired or revoked. Sign in again."), code="invalid_token"
     )
 
 

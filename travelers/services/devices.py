@@ -18,7 +18,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from core.exceptions import NotFoundError
+from core.errors import NotFoundError
 from core.push import PushResult, PushStatus
 from travelers.models import Device, DeviceSubscription, Language, Traveler
 from travelers.services.trips import country_codes_check

@@ -15,7 +15,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from core.exceptions import ApplicationError
+from core.errors import ApplicationError
 from countries.models import Country
 from travelers.models import Traveler, Trip, TripLeg, TripLegCity
 
