@@ -61,6 +61,12 @@ CODES: dict[str, str] = {
     # Generic
     "validation_error": "the request has invalid fields (see errors)",
     "invalid_choice": "a field has a value outside its choices",
+    # Django's own field codes, which an alert's model validation passes through (staff panel and API)
+    "invalid": "a field's value is not valid",
+    "required": "a required field is missing",
+    "blank": "a field is empty",
+    "null": "a field is null",
+    "max_length": "a field is too long",
     "invalid_request": "the request cannot be processed",
     "parse_error": "the body is not valid JSON",
     "not_found": "no such resource",

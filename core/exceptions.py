@@ -19,6 +19,7 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from core.errors import (  # noqa: F401  (re-exported: views and the admin catch these)
+    CODES,
     ApplicationError,
     ConflictError,
     ForbiddenError,
@@ -126,12 +127,17 @@ def flatten_errors(detail: Any, prefix: str = "") -> list[dict[str, str]]:
     return out
 
 
+# Field codes too generic to name the whole problem: it stays `validation_error`, the field's code in `errors`.
+GENERIC_FIELD_CODES = {"invalid", "required", "null", "blank", "does_not_exist", "max_length", "min_value"}
+
+
 def _validation_code(errors: list[dict[str, str]]) -> str:
-    """The top-level code of a validation problem: the field error's own code when there is exactly one kind."""
+    """The top-level code of a validation problem: the field error's own code when there is exactly one kind and
+    it is a registered one (core.errors.CODES); DRF's generic field codes stay in `errors` only."""
     codes = {error["code"] for error in errors}
     if len(codes) == 1:
         (only,) = codes
-        if only not in {"invalid", "required", "null", "blank", "does_not_exist", "max_length", "min_value"}:
+        if only in CODES and only not in GENERIC_FIELD_CODES:
             return only
     return "validation_error"
 

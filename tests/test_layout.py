@@ -58,3 +58,24 @@ def test_the_check_sees_the_import_forms_it_forbids(tmp_path):
         ".tasks",
         "callbacks.tasks",
     ]
+
+
+def _rule_modules() -> list[Path]:
+    """Where the rules live: services and selectors (modules or packages)."""
+    found = _service_modules()
+    for app in APPS:
+        found += [ROOT / app / "selectors.py"] if (ROOT / app / "selectors.py").exists() else []
+        found += sorted((ROOT / app / "selectors").glob("**/*.py"))
+    return found
+
+
+def test_no_service_or_selector_imports_drf():
+    """Services raise core.errors; the HTTP layer (DRF) is the views' and core.exceptions' business."""
+    offenders = {
+        path.relative_to(ROOT).as_posix(): [
+            name for name in _imported_modules(path) if name.split(".")[0] == "rest_framework"
+        ]
+        for path in _rule_modules()
+    }
+    assert {path: names for path, names in offenders.items() if names} == {}
+    assert len(_rule_modules()) > len(_service_modules())  # the selectors are in the check too

@@ -32,7 +32,7 @@ class ErrorsSingleCodeInputSerializer(serializers.Serializer):
     date = serializers.CharField()
 
     def validate_date(self, value):
-        raise serializers.ValidationError("The date must be in the future.", code="date_in_past")
+        raise serializers.ValidationError("The date must be in the future.", code="expires_in_past")
 
 
 class PublicView(APIView):
@@ -122,8 +122,8 @@ def test_a_validation_error_is_a_400_listing_every_field(db):
 @pytest.mark.urls(__name__)
 def test_a_single_custom_field_code_becomes_the_problem_code(db):
     response = Client().post("/api/test/single-code/", {"date": "2020-01-01"}, content_type="application/json")
-    body = assert_problem(response, 400, "date_in_past")
-    assert body["errors"] == [{"field": "date", "code": "date_in_past", "detail": "The date must be in the future."}]
+    body = assert_problem(response, 400, "expires_in_past")
+    assert body["errors"] == [{"field": "date", "code": "expires_in_past", "detail": "The date must be in the future."}]
 
 
 @pytest.mark.urls(__name__)

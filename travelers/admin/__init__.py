@@ -17,7 +17,8 @@ from django.utils import timezone
 from django.utils.html import format_html_join
 from django.utils.translation import gettext_lazy as _
 
-from countries.scoping import StaffScopedModelAdmin
+from core.errors import ForbiddenError
+from countries.scoping import StaffScopedModelAdmin, require_mission_staff
 from countries.selectors import staff_country_codes
 from travelers.admin.filters import (
     CityLegFilter,
@@ -172,8 +173,9 @@ class TravelerAdmin(ReadOnlyMixin, StaffScopedModelAdmin):
                 request, _("Choose a country in the filter first: the crisis list is per country."), messages.ERROR
             )
             return None
-        codes = staff_country_codes(user=request.user)
-        if codes is not None and country not in codes:
+        try:
+            require_mission_staff(user=request.user, country=country)
+        except ForbiddenError:
             self.message_user(request, _("Your missions do not cover this country."), messages.ERROR)
             return None
         day = params["on"] or timezone.localdate()
