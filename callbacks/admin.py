@@ -189,7 +189,7 @@ class CallbackRequestAdmin(StaffScopedModelAdmin):
     @admin.display(description=_("Waiting"), ordering="queued_at")
     def waiting(self, obj: CallbackRequest) -> str:
         now = timezone.now()
-        if obj.status == Status.IN_PROGRESS:
+        if obj.status == Status.IN_PROGRESS and obj.claimed_at is not None:
             return gettext("being called, %(minutes)d min") % {"minutes": minutes_between(obj.claimed_at, now)}
         if obj.status not in WAITING_STATUSES:
             return "—"
@@ -299,7 +299,7 @@ class CallbackRequestAdmin(StaffScopedModelAdmin):
             return HttpResponseNotAllowed(["POST"])
         obj = self.get_object(request, object_id)  # scoped: another mission's request is not found
         if obj is None:
-            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
+            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)  # type: ignore[attr-defined]
         if not self.has_change_permission(request, obj):
             raise PermissionDenied
         form = CallbackOutcomeForm(request.POST)

@@ -132,8 +132,9 @@ def queue_estimate(request: CallbackRequest, *, now: dt.datetime | None = None) 
     opens_at = hours.opens_at if hours.open_now is False else None
     if request.status not in WAITING_STATUSES:
         return QueueEstimate(None, None, hours.open_now, opens_at)
-    position = request.queue_ahead or 0
-    handling = request.handling_seconds / 60 if request.handling_seconds else settings.CALLBACK_DEFAULT_HANDLING_MINUTES
+    position = getattr(request, "queue_ahead", None) or 0  # annotated by with_queue_figures
+    seconds = getattr(request, "handling_seconds", None)
+    handling = seconds / 60 if seconds else settings.CALLBACK_DEFAULT_HANDLING_MINUTES
     start = max(now, request.available_at)
     called_at = add_open_minutes(mission.opening_hours, mission.time_zone, start, position * handling)
     return QueueEstimate(position, minutes_between(now, called_at), hours.open_now, opens_at)
@@ -155,7 +156,10 @@ def callback_queue_counts(*, mission_ids: set[int] | None) -> dict[int, dict[str
             in_progress=Count("id", filter=Q(status=Status.IN_PROGRESS)),
         )
     )
-    return {row.pop("mission_id"): row for row in rows}
+    return {
+        row["mission_id"]: {"ready": row["ready"], "urgent": row["urgent"], "in_progress": row["in_progress"]}
+        for row in rows
+    }
 
 
 # --- the traveler's data export (travelers.services.traveler_export) --------------------------------------------

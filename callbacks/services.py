@@ -52,7 +52,7 @@ def _not_available(country: Country, *, no_mission: bool = False) -> Application
         detail = _("No mission takes call-back requests in %(country)s at the moment.")
     else:
         detail = _("Call-backs from a diplomat are not available in %(country)s.")
-    detail %= {"country": country.code.name}
+    detail %= {"country": country.code.name}  # type: ignore[attr-defined]  # a CountryField is a Country
     if names:  # two sentences, each translated on its own
         detail = " ".join((detail, _("They are available in: %(countries)s.") % {"countries": names}))
     return ApplicationError(
@@ -92,7 +92,7 @@ def _phone_is_verified(*, traveler: Traveler, phone: str) -> bool:
     return given == str(traveler.phone)
 
 
-def _conflict_open(open_id: int) -> ConflictError:
+def _conflict_open(open_id: int | None) -> ConflictError:
     return ConflictError(
         _("You already have an open call-back request. Cancel it or wait until it is closed."),
         code="callback_already_open",
@@ -238,7 +238,7 @@ def _claim_statement() -> tuple[str, list[str]]:
             LIMIT 1
             FOR UPDATE SKIP LOCKED
         )
-        RETURNING {", ".join(connection.ops.quote_name(f.column) for f in fields)}
+        RETURNING {", ".join(connection.ops.quote_name(str(f.column)) for f in fields)}
     """  # noqa: S608 — table and column names from the model; every value is a parameter
     return sql, [f.attname for f in fields]
 
@@ -317,7 +317,7 @@ def callback_attempt_record(*, request: CallbackRequest, staff, outcome: str, no
         request=locked,
         mission_id=locked.mission_id,
         staff=staff,
-        started_at=locked.claimed_at,
+        started_at=locked.claimed_at or now,  # set: the request is in progress
         ended_at=now,
         outcome=outcome,
         note=note,
@@ -405,7 +405,7 @@ def callback_claims_release_stale(*, batch_size: int = 500) -> int:
                         request_id=row["id"],
                         mission_id=row["mission_id"],
                         staff_id=row["claimed_by_id"],
-                        started_at=row["claimed_at"],
+                        started_at=row["claimed_at"] or now,  # set: filtered on it
                         ended_at=now,
                         outcome=Outcome.RELEASED,
                         note=note,

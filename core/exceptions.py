@@ -144,11 +144,11 @@ def _validation_code(errors: list[dict[str, str]]) -> str:
 
 def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, ApplicationError):
-        extensions = dict(exc.extra)
+        own: dict[str, Any] = dict(exc.extra)
         if exc.field:
-            extensions["errors"] = [{"field": exc.field, "code": exc.code, "detail": str(exc.detail)}]
+            own["errors"] = [{"field": exc.field, "code": exc.code, "detail": str(exc.detail)}]
         return problem_response(
-            status_code=exc.status_code, code=exc.code, detail=exc.detail, headers=exc.headers, **extensions
+            status_code=exc.status_code, code=exc.code, detail=exc.detail, headers=exc.headers, **own
         )
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(detail=exc.message_dict if hasattr(exc, "error_dict") else exc.messages)
@@ -158,7 +158,7 @@ def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
         exc = exceptions.PermissionDenied()
 
     response = drf_exception_handler(exc, context)
-    if response is None:
+    if response is None or not isinstance(exc, exceptions.APIException):
         return None  # a bug: Django's handler500 answers with a problem body, without a traceback
 
     code = next((c for cls, c in DRF_CODES.items() if isinstance(exc, cls)), None) or exc.default_code
@@ -183,7 +183,8 @@ def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
             }
         ):
             code = exc.detail.code
-    if isinstance(exc, exceptions.Throttled) and exc.wait is not None:
-        extensions["retry_after"] = int(exc.wait) + (0 if float(exc.wait).is_integer() else 1)
+    wait = getattr(exc, "wait", None) if isinstance(exc, exceptions.Throttled) else None
+    if wait is not None:
+        extensions["retry_after"] = int(wait) + (0 if float(wait).is_integer() else 1)
     headers = {k: v for k, v in response.headers.items() if k in {"Retry-After", "WWW-Authenticate", "Allow"}}
     return problem_response(status_code=response.status_code, code=code, detail=detail, headers=headers, **extensions)

@@ -28,7 +28,7 @@ def require_mission_staff(*, user, mission=None, country=None) -> None:
         raise ForbiddenError(_("You can act only for the countries of your missions."), code="not_mission_staff")
 
 
-class StaffScopedAdminMixin:
+class StaffScopedAdminMixin(admin.ModelAdmin):  # a ModelAdmin for the type checker: it calls its methods
     scope_country_lookup: str | None = None
     scope_mission_lookup: str | None = None
     # Lookups through multi-valued relations (legs__country) can repeat rows: set this to de-duplicate.

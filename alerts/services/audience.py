@@ -102,6 +102,7 @@ def _freeze(alert_id: int, on_slice: Callable[[], None] | None) -> bool:
         return True
     after = alert.audience_frozen_through or 0
     table = f"alert_audience_{int(alert_id)}"
+    assert alert.published_at is not None, "the audience is frozen at publication"  # noqa: S101
     audience_sql, params = audience_of(alert, alert.published_at).values("id").query.sql_with_params()
     with connection.cursor() as cursor:
         cursor.execute(f"DROP TABLE IF EXISTS {table}")

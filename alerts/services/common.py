@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from django.utils.translation import gettext_lazy as _
 
 from alerts.models import OPEN_DELIVERY_STATUSES, Alert, Delivery, DeliveryStatus
 from core.errors import ConflictError, NotFoundError
 from countries.scoping import require_mission_staff
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 logger = logging.getLogger("alerts")
 
@@ -31,7 +35,7 @@ def lock_alert(alert_id: int) -> Alert:
     return alert
 
 
-def invalid_status(alert: Alert, action: str) -> ConflictError:
+def invalid_status(alert: Alert, action: StrOrPromise) -> ConflictError:
     return ConflictError(
         _("This alert cannot be %(action)s in its current status (%(status)s).")
         % {"action": action, "status": alert.get_status_display()},

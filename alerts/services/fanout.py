@@ -16,6 +16,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import DatabaseError, InterfaceError, OperationalError, connection, transaction
@@ -47,7 +48,7 @@ def delivery_ranges(*, alert_id: int, claimable_at: datetime | None = None, abov
     """Consecutive id ranges of at most ALERT_BATCH_SIZE open deliveries of the alert with ids above `above`
     (computed in SQL). With `claimable_at`: only rows a batch could claim at that moment (due, lease free)."""
     where = [f"alert_id = %s AND id > %s AND status IN ({', '.join(['%s'] * len(_OPEN))})"]
-    params = [alert_id, above, *_OPEN]
+    params: list[Any] = [alert_id, above, *_OPEN]
     if claimable_at is not None:
         where.append(
             "(next_attempt_at IS NULL OR next_attempt_at <= %s) AND (leased_until IS NULL OR leased_until < %s)"
@@ -280,6 +281,7 @@ def delivery_batch_send(*, alert_id: int, first_id: int, last_id: int, owner: st
             report.sent += 1
             continue
         row = _classify(claimed=c, device=devices[c.device_id], result=result, now=now, report=report)
+        assert row is not None  # only a sent outcome has no row  # noqa: S101
         others.append(row)
         if row.status == DeliveryStatus.INVALID_TOKEN:
             deactivate_ids.append(c.device_id)
