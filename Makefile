@@ -25,10 +25,10 @@ run: $(STAMP)
 	$(BIN)/python scripts/run.py
 
 test: $(STAMP)
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
 
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -m "not e2e and not fault and not slow" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n 2 -m "not e2e and not fault and not slow" $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy .

@@ -15,10 +15,15 @@ from tests.fakes.sms_provider import FakeSmsRu
 
 @pytest.hookimpl(tryfirst=True)  # before `-m` deselects
 def pytest_collection_modifyitems(items):
-    """A test on a live server (a threaded HTTP server, a transactional database flushed afterwards) is slow."""
+    """A test on a live server (a threaded HTTP server, a transactional database flushed afterwards) is slow.
+
+    The fault tests mostly wait out outages: under pytest-xdist they run one after another in one process
+    (`--dist loadgroup`) while the other process takes the rest of the suite."""
     for item in items:
         if "live_server" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.slow)
+        if item.get_closest_marker("fault"):
+            item.add_marker(pytest.mark.xdist_group("fault"))
 
 
 @pytest.fixture(scope="session")
