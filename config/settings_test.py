@@ -21,7 +21,7 @@ if _worker.startswith("gw") and _worker[2:].isdigit() and int(_worker[2:]) > 0:
         os.environ[_name] = f"{_base}/{int(_db or 0) + 4 * int(_worker[2:])}"
 os.environ.setdefault("DJANGO_ALLOWED_HOSTS", "testserver,127.0.0.1,localhost")
 
-from config.settings import *  # noqa: F403
+from config.settings import *  # noqa: E402, F403
 
 SMS_BACKEND = "locmem"
 PUSH_BACKEND = "locmem"
