@@ -63,3 +63,22 @@ def test_env_example_lists_every_variable_the_settings_read():
     }
     missing = sorted(read - documented)
     assert not missing, f"variables read by config/settings.py but missing from .env.example: {missing}"
+
+
+def _test_settings_urls(worker: str) -> list[str]:
+    env = {k: v for k, v in os.environ.items() if k != "PYTEST_XDIST_WORKER"}
+    env.update(
+        {"PYTEST_XDIST_WORKER": worker, "REDIS_URL": "redis://127.0.0.1:6379/1", "CELERY_BROKER_URL": "redis://h/2"}
+    )
+    code = "import config.settings_test as s, os; print(s.REDIS_URL, s.CELERY_BROKER_URL, os.environ['REDIS_URL'])"
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=True
+    )
+    return result.stdout.split()
+
+
+def test_each_xdist_process_gets_redis_databases_of_its_own():
+    """`make test` runs two pytest processes: their cache and broker must never be the same Redis database, and
+    the workers they start inherit the shifted URLs through the environment."""
+    assert _test_settings_urls("gw0") == ["redis://127.0.0.1:6379/1", "redis://h/2", "redis://127.0.0.1:6379/1"]
+    assert _test_settings_urls("gw1") == ["redis://127.0.0.1:6379/5", "redis://h/6", "redis://127.0.0.1:6379/5"]

@@ -1,4 +1,4 @@
-"""What the alert services share: staff scoping, locking, the names of the tasks they enqueue, cache invalidation."""
+"""What the alert services share: locking, the names of the tasks they enqueue, cache invalidation."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from django.utils.translation import gettext_lazy as _
 
 from alerts.models import OPEN_DELIVERY_STATUSES, Alert, Delivery, DeliveryStatus
 from core.errors import ConflictError, NotFoundError
-from countries.scoping import require_mission_staff
 
 if TYPE_CHECKING:
     from django_stubs_ext import StrOrPromise
@@ -20,11 +19,6 @@ logger = logging.getLogger("alerts")
 # The tasks the services enqueue, by their registered names (core.queue): services never import alerts.tasks.
 FANOUT_START = "alerts.tasks.fanout_start"
 SEND_BATCH = "alerts.tasks.send_batch"
-
-
-def ensure_country_allowed(*, user, country_code: str) -> None:
-    """Staff act only for the countries of their missions; superusers (the crisis centre) for all."""
-    require_mission_staff(user=user, country=country_code)
 
 
 def lock_alert(alert_id: int) -> Alert:

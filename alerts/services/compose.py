@@ -13,10 +13,11 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from alerts.models import Alert, AlertStatus, Category, Severity
-from alerts.services.common import ensure_country_allowed, invalid_status, lock_alert
+from alerts.services.common import invalid_status, lock_alert
 from alerts.services.messages import alert_payload_check
 from core.errors import ApplicationError, ForbiddenError
 from countries.models import Country
+from countries.scoping import require_mission_staff
 from travelers.selectors import audience_devices
 
 # What staff write; everything else on an alert belongs to the state machine.
@@ -50,7 +51,7 @@ def normalise_cities(cities: list[str] | None) -> list[str]:
 def alert_validate(*, alert: Alert, user) -> None:
     """The rules every draft obeys; raises ApplicationError with a field. Used by the services and by the
     staff panel's form (to show the error next to the field)."""
-    ensure_country_allowed(user=user, country_code=str(alert.country_id))
+    require_mission_staff(user=user, country=alert.country_id)
     try:
         alert.clean_fields(exclude=[f.name for f in Alert._meta.fields if f.name not in EDITABLE_FIELDS])
     except DjangoValidationError as exc:
@@ -114,7 +115,7 @@ def alert_update(*, alert: Alert, user, **changes) -> Alert:
     if unknown:
         raise ApplicationError(_("These fields cannot be changed: %(f)s") % {"f": ", ".join(sorted(unknown))})
     alert = lock_alert(alert.pk)
-    ensure_country_allowed(user=user, country_code=str(alert.country_id))
+    require_mission_staff(user=user, country=alert.country_id)
     if alert.status != AlertStatus.DRAFT:
         raise invalid_status(alert, _("edited"))
     if "cities" in changes:
@@ -167,7 +168,7 @@ def approval_required(*, alert: Alert, audience: int) -> bool:
 def alert_approve(*, alert: Alert, user) -> Alert:
     """A second staff member approves a draft. The author never approves their own alert."""
     alert = lock_alert(alert.pk)
-    ensure_country_allowed(user=user, country_code=str(alert.country_id))
+    require_mission_staff(user=user, country=alert.country_id)
     if alert.status != AlertStatus.DRAFT:
         raise invalid_status(alert, _("approved"))
     if alert.author_id == user.pk:
@@ -187,7 +188,7 @@ def alert_supersede(*, alert: Alert, user, **changes) -> Alert:
     if unknown or "country" in changes:
         raise ApplicationError(_("A correction keeps the country of the alert it corrects."), code="invalid_correction")
     original = lock_alert(alert.pk)
-    ensure_country_allowed(user=user, country_code=str(original.country_id))
+    require_mission_staff(user=user, country=original.country_id)
     if original.status not in (AlertStatus.SENDING, AlertStatus.SENT):
         raise invalid_status(original, _("corrected"))
     fields = {

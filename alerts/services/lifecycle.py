@@ -28,7 +28,6 @@ from alerts.services.audience import audience_size_upto
 from alerts.services.common import (
     FANOUT_START,
     close_open_deliveries,
-    ensure_country_allowed,
     invalid_status,
     invalidate_country_packs,
     lock_alert,
@@ -36,6 +35,7 @@ from alerts.services.common import (
 from alerts.services.compose import alert_validate, approval_required
 from core.errors import ApplicationError, ConflictError
 from core.queue import enqueue_on_commit
+from countries.scoping import require_mission_staff
 
 logger = logging.getLogger("alerts")
 
@@ -92,7 +92,7 @@ def alert_publish(*, alert: Alert, user) -> Alert:
     """Publish a draft now, or schedule it for its `publish_at`. Staff publish only in their missions'
     countries; an emergency or a large audience needs an approval by a second staff member first."""
     alert = lock_alert(alert.pk)
-    ensure_country_allowed(user=user, country_code=str(alert.country_id))
+    require_mission_staff(user=user, country=alert.country_id)
     if alert.status != AlertStatus.DRAFT:
         raise invalid_status(alert, _("published"))
     alert_validate(alert=alert, user=user)
@@ -144,7 +144,7 @@ def alert_publish_due(*, now: datetime | None = None, limit: int = 50) -> list[i
 def alert_cancel(*, alert: Alert, user) -> Alert:
     """Stop an alert: nothing more is sent, and it leaves the country's current alerts."""
     alert = lock_alert(alert.pk)
-    ensure_country_allowed(user=user, country_code=str(alert.country_id))
+    require_mission_staff(user=user, country=alert.country_id)
     if alert.status not in CANCELLABLE:
         raise invalid_status(alert, _("cancelled"))
     was_public = alert.status in PUBLISHED_STATUSES

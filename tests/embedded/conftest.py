@@ -14,7 +14,7 @@ if not EMBEDDED:
 
 @pytest.fixture
 def reference_data(transactional_db):
-    """What `make run` loads before it starts: the countries, missions and demo staff logins."""
+    """What `make run` loads before it starts: the countries and their missions (staff logins are made by each test)."""
     from django.core.management import call_command
 
     call_command("load_reference_data", verbosity=0)
